@@ -1,0 +1,38 @@
+"""gt_provider — Amazon SageMaker Ground Truth labeling as Airflow pipelines.
+
+Importing this package is cheap and imports nothing from Airflow or boto3: the DAG
+processor, the ``python -m gt_provider.*`` commands and the local AWS all start here.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def get_provider_info() -> dict[str, object]:
+    """Provider metadata, read by Airflow's ProvidersManager through the entry point."""
+    return {
+        "package-name": "gt-provider",
+        "name": "Ground Truth",
+        "description": "Amazon SageMaker Ground Truth labeling jobs as scheduled, reliable pipelines.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Amazon SageMaker Ground Truth",
+                "external-doc-url": "https://docs.aws.amazon.com/sagemaker/latest/dg/sms.html",
+                "tags": ["aws"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Amazon SageMaker Ground Truth",
+                "python-modules": ["gt_provider.hooks.ground_truth"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Amazon SageMaker Ground Truth",
+                "python-modules": ["gt_provider.operators.labeling"],
+            }
+        ],
+    }

@@ -1,0 +1,41 @@
+"""Errors raised by gt_provider.
+
+One base class, one subclass per failure a user can act on. This module imports nothing
+from Airflow: the pure-Python libraries (task types, manifests, datasets, the local AWS)
+raise these too. Airflow fails a task on any exception, so no AirflowException base is
+needed.
+"""
+
+from __future__ import annotations
+
+
+class GroundTruthProviderError(Exception):
+    """Base class of every error gt_provider raises on purpose."""
+
+
+class InvalidLabelingJobConfigError(GroundTruthProviderError, ValueError):
+    """An argument of a labeling job is outside what Ground Truth accepts.
+
+    Raised before any AWS call, so no paid resource exists yet. The message names the
+    argument, the value and the allowed range.
+    """
+
+
+class UnknownTaskTypeError(InvalidLabelingJobConfigError):
+    """The task type is not one of the built-in Ground Truth task types."""
+
+
+class UnsupportedRegionError(InvalidLabelingJobConfigError):
+    """The region has no published Ground Truth Lambda / UI ARNs in the registry."""
+
+
+class PublicWorkforceUnavailableError(InvalidLabelingJobConfigError):
+    """The public (Mechanical Turk) workteam was requested; it closed on 2026-09-30."""
+
+
+class LabelingJobFailedError(GroundTruthProviderError):
+    """A labeling job ended in Failed (or Stopped, when that is not allowed)."""
+
+
+class LabelingJobConflictError(GroundTruthProviderError):
+    """A labeling job with the requested name exists and cannot be re-attached to."""

@@ -1,0 +1,224 @@
+"""A labeling job described by high-level arguments, checked, and turned into a request.
+
+Standard library only. ``LabelingJobSpec`` refuses, on construction, every value Ground
+Truth would refuse (or that would waste a paid job), naming the operator argument and the
+allowed range, so the operator raises before any AWS call. ``request()`` builds the exact
+CreateLabelingJob request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from gt_provider import task_types
+from gt_provider.exceptions import (
+    InvalidLabelingJobConfigError,
+    PublicWorkforceUnavailableError,
+    UnknownTaskTypeError,
+)
+from gt_provider.templates import TEMPLATE_FILES
+
+JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+WORKTEAM_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:(\d{12}|aws):workteam/(private-crowd|vendor-crowd|public-crowd)/.+$"
+)
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
+MAX_TASK_AVAILABILITY_SECONDS = 30 * 24 * 3600
+#: Task types this version builds requests, templates and label configs for.
+SUPPORTED_TASK_TYPES = tuple(TEMPLATE_FILES)
+#: Where gt_provider writes a job's label category config and worker template:
+#: ``<output_path>/_gt_provider/<job>/``. Job names cannot start with "_", so this never
+#: collides with Ground Truth's own ``<output_path>/<job>/`` output.
+CONFIG_FOLDER = "_gt_provider"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-zA-Z0-9]+", "-", text)).strip("-").lower()
+
+
+def default_job_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1) -> str:
+    """A job name that is the same for every try of one task instance, and only for it.
+
+    Readable prefix (DAG and task), then a hash of everything that identifies the task
+    instance, within Ground Truth's 63 characters. A retried or cleared task computes the
+    same name, which is what lets it re-attach instead of paying for a second job.
+    """
+    digest = hashlib.sha256(f"{dag_id}\n{task_id}\n{run_id}\n{map_index}".encode()).hexdigest()[:12]
+    prefix = "-".join(part for part in (_slug(dag_id)[:28], _slug(task_id)[:21]) if part)
+    return f"{prefix}-{digest}" if prefix else f"gt-{digest}"
+
+
+def _is_s3_uri(uri: object) -> bool:
+    return isinstance(uri, str) and bool(re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", uri))
+
+
+def _check_int(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidLabelingJobConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+    if not low <= value <= high:
+        raise InvalidLabelingJobConfigError(f"{name} must be from {low} to {high}, got {value}")
+
+
+def _check_text(name: str, value: object, low: int, high: int) -> None:
+    if not isinstance(value, str) or not low <= len(value) <= high:
+        length = len(value) if isinstance(value, str) else type(value).__name__
+        raise InvalidLabelingJobConfigError(f"{name} must be {low} to {high} characters, got {length}: {value!r}")
+
+
+def check_workteam_arn(workteam_arn: object) -> None:
+    """Refuse the closed public workforce and anything that is not a workteam ARN."""
+    if not isinstance(workteam_arn, str) or not WORKTEAM_ARN_PATTERN.match(workteam_arn):
+        raise InvalidLabelingJobConfigError(
+            "workteam_arn must be a private or vendor workteam ARN "
+            f"(arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name>), got {workteam_arn!r}"
+        )
+    if "/public-crowd/" in workteam_arn:
+        raise PublicWorkforceUnavailableError(
+            f"workteam_arn {workteam_arn} is the public workforce (Amazon Mechanical Turk), which closed on "
+            "2026-09-30. Use a private workteam (your own workers) or a vendor workforce."
+        )
+
+
+@dataclass(frozen=True)
+class LabelingJobSpec:
+    """Everything a labeling job needs, in the operator's terms; validated on creation."""
+
+    task_type: str
+    job_name: str
+    input_manifest_uri: str
+    output_path: str
+    labels: Sequence[str]
+    workteam_arn: str
+    role_arn: str
+    short_instructions: str
+    full_instructions: str = ""
+    label_attribute_name: str = "label"
+    workers_per_object: int = 3
+    task_title: str | None = None
+    task_description: str | None = None
+    task_keywords: Sequence[str] = ("labeling",)
+    task_time_limit: int = 300
+    task_availability_lifetime: int = 10 * 24 * 3600
+    max_concurrent_tasks: int | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.task_type not in SUPPORTED_TASK_TYPES:
+            known = task_types.get_task_type(self.task_type)  # unknown name: error with a suggestion
+            raise UnknownTaskTypeError(
+                f"task_type {known.name!r} is a Ground Truth task type this version cannot build yet; "
+                f"supported: {', '.join(SUPPORTED_TASK_TYPES)}"
+            )
+        info = self.info
+        if not isinstance(self.job_name, str) or not JOB_NAME_PATTERN.match(self.job_name):
+            raise InvalidLabelingJobConfigError(
+                f"job_name must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit, "
+                f"got {self.job_name!r}"
+            )
+        for name in ("input_manifest_uri", "output_path"):
+            if not _is_s3_uri(getattr(self, name)):
+                raise InvalidLabelingJobConfigError(
+                    f"{name} must be an s3://bucket/key URI, got {getattr(self, name)!r}"
+                )
+        self._check_labels(info)
+        reason = info.check_label_attribute_name(self.label_attribute_name)
+        if reason:
+            raise InvalidLabelingJobConfigError(f"label_attribute_name {self.label_attribute_name!r}: {reason}")
+        check_workteam_arn(self.workteam_arn)
+        if not isinstance(self.role_arn, str) or not ROLE_ARN_PATTERN.match(self.role_arn):
+            raise InvalidLabelingJobConfigError(
+                f"role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {self.role_arn!r}"
+            )
+        _check_int("workers_per_object", self.workers_per_object, 1, 9)
+        _check_int("task_time_limit", self.task_time_limit, 30, info.max_task_time_limit_seconds)
+        _check_int("task_availability_lifetime", self.task_availability_lifetime, 60, MAX_TASK_AVAILABILITY_SECONDS)
+        if self.max_concurrent_tasks is not None:
+            _check_int("max_concurrent_tasks", self.max_concurrent_tasks, 1, 5000)
+        _check_text("short_instructions", self.short_instructions, 1, 20_000)
+        _check_text("task_title", self.title, 1, 128)
+        _check_text("task_description", self.description, 1, 255)
+        if not 1 <= len(self.task_keywords) <= 5:
+            raise InvalidLabelingJobConfigError(f"task_keywords must have 1 to 5 items, got {len(self.task_keywords)}")
+        for keyword in self.task_keywords:
+            if not (isinstance(keyword, str) and len(keyword) <= 30 and KEYWORD_PATTERN.match(keyword)):
+                raise InvalidLabelingJobConfigError(
+                    f"task_keywords item {keyword!r} must be 1-30 letters, digits and single spaces"
+                )
+        if len(self.tags) > 50:
+            raise InvalidLabelingJobConfigError(f"tags must have at most 50 entries, got {len(self.tags)}")
+
+    def _check_labels(self, info: task_types.TaskType) -> None:
+        if isinstance(self.labels, str) or not all(isinstance(label, str) and label.strip() for label in self.labels):
+            raise InvalidLabelingJobConfigError(f"labels must be a list of non-empty strings, got {self.labels!r}")
+        reason = info.check_label_count(len(self.labels))
+        if reason:
+            raise InvalidLabelingJobConfigError(f"labels: {reason}")
+        duplicates = sorted({label for label in self.labels if list(self.labels).count(label) > 1})
+        if duplicates:
+            raise InvalidLabelingJobConfigError(f"labels must be unique; repeated: {duplicates}")
+
+    @property
+    def info(self) -> task_types.TaskType:
+        return task_types.get_task_type(self.task_type)
+
+    @property
+    def title(self) -> str:
+        return self.task_title or f"Classify: {', '.join(self.labels)}"[:128]
+
+    @property
+    def description(self) -> str:
+        return self.task_description or self.short_instructions[:255]
+
+    @property
+    def config_prefix(self) -> str:
+        return f"{self.output_path.rstrip('/')}/{CONFIG_FOLDER}/{self.job_name}"
+
+    @property
+    def label_config_uri(self) -> str:
+        return f"{self.config_prefix}/label-categories.json"
+
+    @property
+    def ui_template_uri(self) -> str:
+        return f"{self.config_prefix}/worker-template.liquid.html"
+
+    @property
+    def output_manifest_uri(self) -> str:
+        """Where Ground Truth writes the augmented manifest of this job."""
+        return f"{self.output_path.rstrip('/')}/{self.job_name}/manifests/output/output.manifest"
+
+    def request(self, region: str) -> dict[str, Any]:
+        """The CreateLabelingJob request (raises UnsupportedRegionError for unknown regions)."""
+        info = self.info
+        human_task_config: dict[str, Any] = {
+            "WorkteamArn": self.workteam_arn,
+            "UiConfig": {"UiTemplateS3Uri": self.ui_template_uri},
+            "PreHumanTaskLambdaArn": info.pre_human_task_lambda_arn(region),
+            "TaskKeywords": list(self.task_keywords),
+            "TaskTitle": self.title,
+            "TaskDescription": self.description,
+            "NumberOfHumanWorkersPerDataObject": self.workers_per_object,
+            "TaskTimeLimitInSeconds": self.task_time_limit,
+            "TaskAvailabilityLifetimeInSeconds": self.task_availability_lifetime,
+            "AnnotationConsolidationConfig": {
+                "AnnotationConsolidationLambdaArn": info.annotation_consolidation_lambda_arn(region)
+            },
+        }
+        if self.max_concurrent_tasks is not None:
+            human_task_config["MaxConcurrentTaskCount"] = self.max_concurrent_tasks
+        request: dict[str, Any] = {
+            "LabelingJobName": self.job_name,
+            "LabelAttributeName": self.label_attribute_name,
+            "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": self.input_manifest_uri}}},
+            "OutputConfig": {"S3OutputPath": self.output_path},
+            "RoleArn": self.role_arn,
+            "LabelCategoryConfigS3Uri": self.label_config_uri,
+            "HumanTaskConfig": human_task_config,
+        }
+        if self.tags:
+            request["Tags"] = [{"Key": key, "Value": value} for key, value in self.tags.items()]
+        return request

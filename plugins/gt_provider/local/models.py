@@ -1,0 +1,703 @@
+"""State and validation of the local Ground Truth: private workteams and labeling jobs.
+
+``responses.py`` only parses requests and serializes what this module returns. The state
+hangs off moto's SageMaker backend of the account and region, so moto's reset (and the end
+of ``mock_aws``) clears it together with everything else.
+
+A labeling job's status is derived, never slept on: :class:`LabelingTimeline` maps the
+emulated seconds since creation (see ``settings.Clock``) to a state and a number of labeled
+objects. The job's output is written to S3 the first time the job is seen in a terminal
+state, in Ground Truth's layout under ``<S3OutputPath>/<job-name>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from gt_provider import task_types
+from gt_provider.local import settings as local_settings
+from gt_provider.local.exceptions import (
+    ResourceInUse,
+    ResourceNotFound,
+    ValidationException,
+    constraint_error,
+)
+from gt_provider.local.s3 import S3Store, split_s3_uri
+from gt_provider.local.workforce import (
+    ObjectOutcome,
+    consolidate_single_label,
+    simulate_answers,
+    worker_pool,
+)
+from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES
+
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
+KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
+WORKTEAM_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]*):(?P<account>\d{12}|aws):workteam/"
+    r"(?P<kind>private-crowd|public-crowd|vendor-crowd)/(?P<name>.+)$"
+)
+PUBLIC_WORKFORCE_ACCOUNT = "394669845002"
+MAX_TASK_AVAILABILITY_SECONDS = 30 * 24 * 3600
+MIN_AUTO_LABELING_OBJECTS = 1250
+
+TERMINAL = SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
+
+#: Task types whose workers and consolidation the emulator simulates, with the name of the
+#: crowd element that carries the answer in the worker response.
+SIMULATED_SINGLE_LABEL = {
+    "ImageMultiClass": "crowd-image-classifier",
+    "TextMultiClass": "crowd-classifier",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _check_length(value: str | None, field_name: str, low: int, high: int) -> None:
+    if value is None or not low <= len(value) <= high:
+        raise constraint_error(value, field_name, f"Member must have length between {low} and {high}, inclusive")
+
+
+def _check_range(value: int | None, field_name: str, low: int, high: int | None) -> None:
+    if value is None:
+        return
+    if value < low:
+        raise constraint_error(value, field_name, f"Member must have value greater than or equal to {low}")
+    if high is not None and value > high:
+        raise constraint_error(value, field_name, f"Member must have value less than or equal to {high}")
+
+
+def _check_name(name: str | None, field_name: str) -> str:
+    if not name or not NAME_PATTERN.match(name):
+        raise constraint_error(
+            name,
+            field_name,
+            f"Member must satisfy regular expression pattern: {NAME_PATTERN.pattern} "
+            "(1 to 63 letters, digits and hyphens, starting and ending with a letter or digit)",
+        )
+    return name
+
+
+def paginate(items: list[Any], next_token: str | None, max_results: int | None) -> tuple[list[Any], str | None]:
+    """One page of ``items`` and the token of the next one (an offset, as moto does)."""
+    limit = max_results or 10
+    _check_range(limit, "maxResults", 1, 100)
+    try:
+        start = int(next_token) if next_token else 0
+    except ValueError:
+        raise ValidationException(f"Invalid pagination token: {next_token!r}") from None
+    page = items[start : start + limit]
+    return page, (str(start + limit) if start + limit < len(items) else None)
+
+
+def _sorted(items: list[Any], key: Any, sort_order: str | None) -> list[Any]:
+    if sort_order not in (None, "Ascending", "Descending"):
+        raise constraint_error(sort_order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
+    return sorted(items, key=key, reverse=sort_order == "Descending")
+
+
+@dataclass
+class Workteam:
+    name: str
+    arn: str
+    workforce_arn: str
+    member_definitions: list[dict[str, Any]]
+    description: str
+    created: datetime
+    tags: list[dict[str, str]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "WorkteamName": self.name,
+            "MemberDefinitions": self.member_definitions,
+            "WorkteamArn": self.arn,
+            "WorkforceArn": self.workforce_arn,
+            "ProductListingIds": [],
+            "Description": self.description,
+            "SubDomain": f"{self.name.lower()}.labeling.local",
+            "CreateDate": self.created,
+            "LastUpdatedDate": self.created,
+        }
+
+
+@dataclass(frozen=True)
+class LabelingTimeline:
+    """Emulated seconds -> (status, objects labeled so far)."""
+
+    initializing_seconds: float
+    objects_per_second: float
+    stopping_seconds: float
+    n_objects: int
+
+    def at(self, elapsed: float, stopped_at: float | None = None) -> tuple[str, int]:
+        def labeled(t: float) -> int:
+            if t <= self.initializing_seconds:
+                return 0
+            if math.isinf(t):
+                return self.n_objects
+            return min(self.n_objects, int((t - self.initializing_seconds) * self.objects_per_second))
+
+        if stopped_at is not None:
+            done = labeled(stopped_at)
+            if done < self.n_objects:
+                finished = elapsed >= stopped_at + self.stopping_seconds
+                return ("Stopped" if finished else "Stopping"), done
+        done = labeled(elapsed)
+        if elapsed <= self.initializing_seconds:
+            return "Initializing", 0
+        return ("Completed" if done >= self.n_objects else "InProgress"), done
+
+
+@dataclass
+class LabelingJob:
+    request: dict[str, Any]
+    arn: str
+    region: str
+    task_type: task_types.TaskType | None
+    labels: list[str]
+    lines: list[dict[str, Any]]
+    timeline: LabelingTimeline
+    created_mark: tuple[float, float]
+    created: datetime
+    #: Set when the input is unusable: the job fails once initialization is over.
+    failure_reason: str | None = None
+    outcomes: list[ObjectOutcome] = field(default_factory=list)
+    stopped_at: float | None = None
+    status: str = "Initializing"
+    labeled: int = 0
+    last_modified: datetime = field(default_factory=_now)
+    output_written: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.request["LabelingJobName"]
+
+    @property
+    def label_attribute_name(self) -> str:
+        return self.request["LabelAttributeName"]
+
+    @property
+    def output_prefix(self) -> str:
+        return f"{self.request['OutputConfig']['S3OutputPath'].rstrip('/')}/{self.name}"
+
+    @property
+    def output_manifest_uri(self) -> str:
+        return f"{self.output_prefix}/manifests/output/output.manifest"
+
+    def counters(self) -> dict[str, int]:
+        processed = self.outcomes[: self.labeled]
+        failed = sum(1 for outcome in processed if outcome.failure_reason)
+        human = len(processed) - failed
+        return {
+            "TotalLabeled": human,
+            "HumanLabeled": human,
+            "MachineLabeled": 0,
+            "FailedNonRetryableError": failed,
+            "Unlabeled": len(self.lines) - len(processed),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        summary = {
+            "LabelingJobName": self.name,
+            "LabelingJobArn": self.arn,
+            "CreationTime": self.created,
+            "LastModifiedTime": self.last_modified,
+            "LabelingJobStatus": self.status,
+            "LabelCounters": self.counters(),
+            "WorkteamArn": self.request["HumanTaskConfig"]["WorkteamArn"],
+            "PreHumanTaskLambdaArn": self.request["HumanTaskConfig"].get("PreHumanTaskLambdaArn"),
+            "AnnotationConsolidationLambdaArn": self.request["HumanTaskConfig"]
+            .get("AnnotationConsolidationConfig", {})
+            .get("AnnotationConsolidationLambdaArn"),
+            "InputConfig": self.request["InputConfig"],
+        }
+        if self.status == "Failed":
+            summary["FailureReason"] = self.failure_reason
+        if self.output_written:
+            summary["LabelingJobOutput"] = {"OutputDatasetS3Uri": self.output_manifest_uri}
+        return {key: value for key, value in summary.items() if value is not None}
+
+    def describe(self) -> dict[str, Any]:
+        described = {
+            **{key: value for key, value in self.request.items() if value is not None},
+            **self.summary(),
+            "JobReferenceCode": self.arn.rsplit("/", 1)[-1][:8] + "local",
+        }
+        described.pop("WorkteamArn", None)
+        described.pop("PreHumanTaskLambdaArn", None)
+        described.pop("AnnotationConsolidationLambdaArn", None)
+        return described
+
+
+class GroundTruthBackend:
+    """Workteams and labeling jobs of one account and region."""
+
+    def __init__(self, account_id: str, region: str) -> None:
+        self.account_id = account_id
+        self.region = region
+        self.workteams: dict[str, Workteam] = {}
+        self.jobs: dict[str, LabelingJob] = {}
+        self._lock = threading.RLock()
+        self._s3 = S3Store(account_id)
+
+    # ---------------------------------------------------------------- workteams
+    def create_workteam(self, request: dict[str, Any]) -> Workteam:
+        name = _check_name(request.get("WorkteamName"), "workteamName")
+        _check_length(request.get("Description"), "description", 1, 200)
+        members = request.get("MemberDefinitions") or []
+        _check_range(len(members), "memberDefinitions", 1, 10)
+        with self._lock:
+            if name.lower() in self.workteams:
+                raise ResourceInUse(f"Workteam {name} already exists.")
+            prefix = f"arn:aws:sagemaker:{self.region}:{self.account_id}"
+            team = Workteam(
+                name=name,
+                arn=f"{prefix}:workteam/private-crowd/{name}",
+                workforce_arn=f"{prefix}:workforce/{request.get('WorkforceName') or 'default'}",
+                member_definitions=members,
+                description=request["Description"],
+                created=_now(),
+                tags=request.get("Tags") or [],
+            )
+            self.workteams[name.lower()] = team
+            return team
+
+    def describe_workteam(self, name: str) -> Workteam:
+        team = self.workteams.get((name or "").lower())
+        if team is None:
+            raise ResourceNotFound(f"Workteam {name} does not exist.")
+        return team
+
+    def list_workteams(self, request: dict[str, Any]) -> tuple[list[Workteam], str | None]:
+        teams = [
+            team for team in self.workteams.values() if (request.get("NameContains") or "").lower() in team.name.lower()
+        ]
+        sort_by = request.get("SortBy") or "CreateDate"
+        key = (lambda t: t.name) if sort_by == "Name" else (lambda t: t.created)
+        return paginate(
+            _sorted(teams, key, request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
+        )
+
+    # ----------------------------------------------------------- labeling jobs
+    def create_labeling_job(self, request: dict[str, Any]) -> LabelingJob:
+        name = _check_name(request.get("LabelingJobName"), "labelingJobName")
+        with self._lock:
+            if name.lower() in self.jobs:
+                raise ResourceInUse(
+                    "Job name must be unique within an AWS account and region, and a job with "
+                    f"this name already exists ({self.jobs[name.lower()].arn})"
+                )
+            job = self._validated_job(request)
+            self.jobs[name.lower()] = job
+            return job
+
+    def describe_labeling_job(self, name: str) -> LabelingJob:
+        with self._lock:
+            job = self.jobs.get((name or "").lower())
+            if job is None:
+                raise ResourceNotFound(
+                    f"Could not find labeling job 'arn:aws:sagemaker:{self.region}:"
+                    f"{self.account_id}:labeling-job/{(name or '').lower()}'."
+                )
+            self._refresh(job)
+            return job
+
+    def stop_labeling_job(self, name: str) -> None:
+        with self._lock:
+            job = self.describe_labeling_job(name)
+            if job.status in TERMINAL or job.stopped_at is not None:
+                return
+            job.stopped_at = local_settings.current().clock.elapsed(job.created_mark)
+            job.last_modified = _now()
+            self._refresh(job)
+
+    def list_labeling_jobs(self, request: dict[str, Any]) -> tuple[list[LabelingJob], str | None]:
+        status = request.get("StatusEquals")
+        if status and status not in ALL_STATES:
+            raise constraint_error(
+                status, "statusEquals", f"Member must satisfy enum value set: [{', '.join(sorted(ALL_STATES))}]"
+            )
+        sort_by = request.get("SortBy") or "CreationTime"
+        keys = {"Name": lambda j: j.name, "CreationTime": lambda j: j.created, "Status": lambda j: j.status}
+        if sort_by not in keys:
+            raise constraint_error(
+                sort_by, "sortBy", "Member must satisfy enum value set: [Name, CreationTime, Status]"
+            )
+        with self._lock:
+            for job in self.jobs.values():
+                self._refresh(job)
+            jobs = [job for job in self.jobs.values() if self._matches(job, request)]
+        return paginate(
+            _sorted(jobs, keys[sort_by], request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
+        )
+
+    @staticmethod
+    def _matches(job: LabelingJob, request: dict[str, Any]) -> bool:
+        checks = [
+            (request.get("CreationTimeAfter"), lambda t: job.created > t),
+            (request.get("CreationTimeBefore"), lambda t: job.created < t),
+            (request.get("LastModifiedTimeAfter"), lambda t: job.last_modified > t),
+            (request.get("LastModifiedTimeBefore"), lambda t: job.last_modified < t),
+            (request.get("NameContains"), lambda text: text.lower() in job.name.lower()),
+            (request.get("StatusEquals"), lambda status: job.status == status),
+        ]
+        return all(check(value) for value, check in checks if value is not None)
+
+    # ---------------------------------------------------------------- lifecycle
+    def _refresh(self, job: LabelingJob) -> None:
+        if job.status in TERMINAL:
+            return
+        elapsed = max(0.0, local_settings.current().clock.elapsed(job.created_mark))
+        status, labeled = job.timeline.at(elapsed, job.stopped_at)
+        if job.failure_reason and status != "Initializing":
+            status, labeled = "Failed", 0
+        if (status, labeled) != (job.status, job.labeled):
+            job.status, job.labeled, job.last_modified = status, labeled, _now()
+        if status in ("Completed", "Stopped"):
+            self._write_output(job)
+
+    # --------------------------------------------------------------- validation
+    def _validated_job(self, request: dict[str, Any]) -> LabelingJob:
+        human = request.get("HumanTaskConfig") or {}
+        task_type = self._task_type(human)
+        attribute = request.get("LabelAttributeName") or ""
+        reason = (
+            task_type.check_label_attribute_name(attribute)
+            if task_type
+            else task_types.TASK_TYPES["Custom"].check_label_attribute_name(attribute)
+        )
+        if reason:
+            raise ValidationException(f"LabelAttributeName '{attribute}' is not valid: {reason}")
+        role = request.get("RoleArn")
+        if not role or not ROLE_ARN_PATTERN.match(role):
+            raise constraint_error(
+                role, "roleArn", f"Member must satisfy regular expression pattern: {ROLE_ARN_PATTERN.pattern}"
+            )
+        self._check_workteam(human.get("WorkteamArn"))
+        self._check_human_task_config(human, task_type)
+        self._check_stopping_conditions(request.get("StoppingConditions") or {})
+        _check_range(len(request.get("Tags") or []), "tags", 0, 50)
+        output_path = (request.get("OutputConfig") or {}).get("S3OutputPath", "")
+        try:
+            split_s3_uri(output_path)
+        except ValueError:
+            raise ValidationException(f"OutputConfig.S3OutputPath '{output_path}' is not an s3:// URI") from None
+        labels = self._labels(request.get("LabelCategoryConfigS3Uri"), task_type)
+        lines = self._manifest_lines(request)
+        if request.get("LabelingJobAlgorithmsConfig") and not (task_type and task_type.auto_labeling_algorithm):
+            raise ValidationException(
+                f"Automated data labeling is not supported for task type "
+                f"{task_type.name if task_type else 'Custom'}; it is supported for single-label image "
+                "and text classification, bounding box and semantic segmentation."
+            )
+        failure = self._initialization_failure(request, task_type, labels, lines)
+        config = local_settings.current()
+        job = LabelingJob(
+            request=request,
+            arn=f"arn:aws:sagemaker:{self.region}:{self.account_id}:labeling-job/{request['LabelingJobName'].lower()}",
+            region=self.region,
+            task_type=task_type,
+            labels=labels,
+            lines=lines if isinstance(lines, list) else [],
+            timeline=LabelingTimeline(
+                config.initializing_seconds,
+                config.objects_per_second,
+                config.stopping_seconds,
+                len(lines) if isinstance(lines, list) else 0,
+            ),
+            created_mark=config.clock.mark(),
+            created=_now(),
+            failure_reason=failure,
+        )
+        if failure is None:
+            job.outcomes = self._simulate(job, config)
+        return job
+
+    def _task_type(self, human: dict[str, Any]) -> task_types.TaskType | None:
+        pre = human.get("PreHumanTaskLambdaArn")
+        ui_arn = (human.get("UiConfig") or {}).get("HumanTaskUiArn")
+        task_type = task_types.task_type_from_lambda_arn(pre) if pre else None
+        if task_type is None and ui_arn:
+            task_type = task_types.task_type_from_human_task_ui_arn(ui_arn)
+        if task_type is not None and task_type.lambda_name and pre:
+            expected = task_type.pre_human_task_lambda_arn(self.region)
+            if pre != expected:
+                raise ValidationException(
+                    f"PreHumanTaskLambdaArn '{pre}' is not the {task_type.name} Lambda of region "
+                    f"{self.region}; expected '{expected}'"
+                )
+        return task_type
+
+    def _check_workteam(self, arn: str | None) -> None:
+        match = WORKTEAM_ARN_PATTERN.match(arn or "")
+        if not match:
+            raise constraint_error(
+                arn,
+                "humanTaskConfig.workteamArn",
+                f"Member must satisfy regular expression pattern: {WORKTEAM_ARN_PATTERN.pattern}",
+            )
+        if match["kind"] == "public-crowd":
+            raise ValidationException(
+                "The public workforce (Amazon Mechanical Turk) closed on 2026-09-30 and can no "
+                "longer be used; use a private or vendor workteam."
+            )
+        if match["kind"] == "private-crowd" and match["name"].lower() not in self.workteams:
+            raise ValidationException(f"Workteam '{arn}' does not exist in {self.region}.")
+
+    def _check_human_task_config(self, human: dict[str, Any], task_type: task_types.TaskType | None) -> None:
+        _check_range(
+            human.get("NumberOfHumanWorkersPerDataObject"), "humanTaskConfig.numberOfHumanWorkersPerDataObject", 1, 9
+        )
+        max_time = task_type.max_task_time_limit_seconds if task_type else 28_800
+        _check_range(human.get("TaskTimeLimitInSeconds"), "humanTaskConfig.taskTimeLimitInSeconds", 30, max_time)
+        _check_range(
+            human.get("TaskAvailabilityLifetimeInSeconds"),
+            "humanTaskConfig.taskAvailabilityLifetimeInSeconds",
+            60,
+            MAX_TASK_AVAILABILITY_SECONDS,
+        )
+        _check_range(human.get("MaxConcurrentTaskCount"), "humanTaskConfig.maxConcurrentTaskCount", 1, 5000)
+        _check_length(human.get("TaskTitle"), "humanTaskConfig.taskTitle", 1, 128)
+        _check_length(human.get("TaskDescription"), "humanTaskConfig.taskDescription", 1, 255)
+        keywords = human.get("TaskKeywords")
+        if keywords is not None:
+            _check_range(len(keywords), "humanTaskConfig.taskKeywords", 1, 5)
+            for position, keyword in enumerate(keywords, 1):
+                _check_length(keyword, f"humanTaskConfig.taskKeywords.{position}.member", 1, 30)
+                if not KEYWORD_PATTERN.match(keyword):
+                    raise constraint_error(
+                        keyword,
+                        f"humanTaskConfig.taskKeywords.{position}.member",
+                        f"Member must satisfy regular expression pattern: {KEYWORD_PATTERN.pattern}",
+                    )
+        ui = human.get("UiConfig") or {}
+        if task_type and task_type.human_task_ui_name and not ui.get("HumanTaskUiArn"):
+            raise ValidationException(f"Task type {task_type.name} requires UiConfig.HumanTaskUiArn.")
+        template = ui.get("UiTemplateS3Uri")
+        if not ui.get("HumanTaskUiArn"):
+            if not template:
+                raise ValidationException("UiConfig needs UiTemplateS3Uri or HumanTaskUiArn.")
+            if self._get(template, "UiConfig.UiTemplateS3Uri") is None:
+                raise ValidationException(f"UiConfig.UiTemplateS3Uri '{template}' does not exist.")
+
+    @staticmethod
+    def _check_stopping_conditions(conditions: dict[str, Any]) -> None:
+        _check_range(
+            conditions.get("MaxHumanLabeledObjectCount"), "stoppingConditions.maxHumanLabeledObjectCount", 1, None
+        )
+        _check_range(
+            conditions.get("MaxPercentageOfInputDatasetLabeled"),
+            "stoppingConditions.maxPercentageOfInputDatasetLabeled",
+            1,
+            100,
+        )
+
+    def _get(self, uri: str, field_name: str) -> bytes | None:
+        try:
+            return self._s3.get(uri)
+        except ValueError:
+            raise ValidationException(f"{field_name} '{uri}' is not an s3:// URI") from None
+
+    def _labels(self, uri: str | None, task_type: task_types.TaskType | None) -> list[str]:
+        if not uri:
+            return []
+        body = self._get(uri, "LabelCategoryConfigS3Uri")
+        if body is None:
+            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}' does not exist.")
+        try:
+            config = json.loads(body)
+            labels = [entry["label"] for entry in config["labels"]]
+        except (ValueError, KeyError, TypeError) as error:
+            raise ValidationException(
+                f"LabelCategoryConfigS3Uri '{uri}' is not a label category configuration "
+                f'(expected {{"labels": [{{"label": ...}}, ...]}}): {error}'
+            ) from None
+        if task_type:
+            reason = task_type.check_label_count(len(labels))
+            if reason:
+                raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': {reason}")
+        return labels
+
+    def _manifest_lines(self, request: dict[str, Any]) -> list[dict[str, Any]] | str:
+        """The parsed input manifest, or the reason the job will fail to initialize."""
+        source = ((request.get("InputConfig") or {}).get("DataSource") or {}).get("S3DataSource") or {}
+        uri = source.get("ManifestS3Uri")
+        if not uri:
+            raise ValidationException(
+                "InputConfig.DataSource.S3DataSource.ManifestS3Uri is required (streaming jobs are not emulated)."
+            )
+        body = self._get(uri, "ManifestS3Uri")
+        if body is None:
+            raise ValidationException(
+                f"Cannot find the input manifest file at {uri}; check that it exists and that the role can read it."
+            )
+        lines = []
+        for number, raw in enumerate(body.decode("utf-8", errors="replace").splitlines(), 1):
+            if not raw.strip():
+                continue
+            try:
+                line = json.loads(raw)
+            except ValueError:
+                return f"ClientError: The input manifest line {number} is not valid JSON."
+            if not isinstance(line, dict) or not ("source-ref" in line or "source" in line):
+                return f"ClientError: The input manifest line {number} has no 'source-ref' or 'source'."
+            lines.append(line)
+        return lines
+
+    @staticmethod
+    def _initialization_failure(
+        request: dict[str, Any],
+        task_type: task_types.TaskType | None,
+        labels: list[str],
+        lines: list[dict[str, Any]] | str,
+    ) -> str | None:
+        if isinstance(lines, str):
+            return lines
+        if not lines:
+            return "ClientError: The input manifest is empty."
+        limit = task_type.max_dataset_objects if task_type else 100_000
+        if len(lines) > limit:
+            return f"ClientError: The input manifest has {len(lines)} objects; the limit for this task type is {limit}."
+        if request.get("LabelingJobAlgorithmsConfig") and len(lines) < MIN_AUTO_LABELING_OBJECTS:
+            return (
+                f"ClientError: Automated data labeling needs at least {MIN_AUTO_LABELING_OBJECTS} "
+                f"objects; the input manifest has {len(lines)}."
+            )
+        if task_type is None or task_type.name not in SIMULATED_SINGLE_LABEL:
+            name = task_type.name if task_type else "Custom"
+            return (
+                f"ClientError: gt_provider.local simulates workers for {', '.join(SIMULATED_SINGLE_LABEL)} "
+                f"only; {name} jobs are validated but cannot be labeled locally."
+            )
+        if not labels:
+            return "ClientError: LabelCategoryConfigS3Uri is required for classification jobs."
+        return None
+
+    # ---------------------------------------------------------- workers, output
+    def _simulate(self, job: LabelingJob, config: local_settings.Settings) -> list[ObjectOutcome]:
+        workers_per_object = job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"]
+        pool = worker_pool(
+            self.region, max(len(config.worker_accuracies), workers_per_object), config.worker_accuracies
+        )
+        references = []
+        for line in job.lines:
+            answer = line.get(local_settings.REFERENCE_ANSWER_FIELD)
+            references.append(job.labels.index(answer) if answer in job.labels else None)
+        outcomes = simulate_answers(
+            reference_indices=references,
+            n_labels=len(job.labels),
+            workers_per_object=workers_per_object,
+            pool=pool,
+            failure_rate=config.object_failure_rate,
+            seed=f"{config.seed}/{job.name}",
+        )
+        for index, line in enumerate(job.lines):
+            answer = line.get(local_settings.REFERENCE_ANSWER_FIELD)
+            if answer is not None and answer not in job.labels:
+                outcomes[index] = ObjectOutcome(
+                    index,
+                    failure_reason=f"ClientError: gt_provider.local: the reference answer {answer!r} "
+                    f"is not one of the job's labels {job.labels}.",
+                )
+        return outcomes
+
+    def _write_output(self, job: LabelingJob) -> None:
+        if job.output_written:
+            return
+        processed = job.outcomes[: job.labeled]
+        consolidated = consolidate_single_label(processed, len(job.labels))
+        element = SIMULATED_SINGLE_LABEL[job.task_type.name]  # type: ignore[union-attr]
+        attribute = job.label_attribute_name
+        started = job.created + timedelta(seconds=job.timeline.initializing_seconds)
+        manifest_lines, consolidation = [], []
+        for outcome in processed:
+            labeled_at = started + timedelta(seconds=outcome.index / job.timeline.objects_per_second)
+            metadata: dict[str, Any] = {}
+            line = dict(job.lines[outcome.index])
+            if outcome.failure_reason:
+                metadata["failure-reason"] = outcome.failure_reason
+            else:
+                label_index, confidence = consolidated[outcome.index]
+                line[attribute] = str(label_index)
+                metadata.update({"class-name": job.labels[label_index], "confidence": confidence})
+                self._write_worker_response(job, outcome, element, labeled_at)
+            metadata.update(
+                {
+                    "type": job.task_type.output_type,  # type: ignore[union-attr]
+                    "job-name": f"labeling-job/{job.name}",
+                    "human-annotated": "yes",
+                    "creation-date": labeled_at.replace(tzinfo=None).isoformat(timespec="microseconds"),
+                }
+            )
+            line[f"{attribute}-metadata"] = metadata
+            manifest_lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
+            if not outcome.failure_reason:
+                consolidation.append(
+                    {
+                        "datasetObjectId": str(outcome.index),
+                        "consolidatedAnnotation": {
+                            "content": {attribute: line[attribute], f"{attribute}-metadata": metadata}
+                        },
+                    }
+                )
+        batch_size = 1000
+        for start in range(0, len(consolidation), batch_size):
+            stamp = (started + timedelta(seconds=start)).strftime("%Y-%m-%d_%H:%M:%S")
+            self._s3.put(
+                f"{job.output_prefix}/annotations/consolidated-annotation/consolidation-response/iteration-1/{stamp}.json",
+                json.dumps(consolidation[start : start + batch_size]).encode(),
+            )
+        body = "".join(f"{line}\n" for line in manifest_lines)
+        self._s3.put(job.output_manifest_uri, body.encode())
+        job.output_written = True
+
+    def _write_worker_response(
+        self, job: LabelingJob, outcome: ObjectOutcome, element: str, labeled_at: datetime
+    ) -> None:
+        answers = []
+        submitted = labeled_at
+        for answer in outcome.answers:
+            accepted = submitted - timedelta(seconds=answer.seconds_spent)
+            answers.append(
+                {
+                    "workerId": answer.worker.worker_id,
+                    "answerContent": {element: {"label": job.labels[answer.label_index]}},
+                    "acceptanceTime": accepted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                    "submissionTime": submitted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+                    "timeSpentInSeconds": float(answer.seconds_spent),
+                    "workerMetadata": {
+                        "identityData": {
+                            "identityProviderType": "Cognito",
+                            "issuer": f"https://cognito-idp.{self.region}.amazonaws.com/{self.region}_gtlocal",
+                            "sub": answer.worker.sub,
+                        }
+                    },
+                }
+            )
+        stamp = labeled_at.strftime("%Y-%m-%d_%H:%M:%S")
+        self._s3.put(
+            f"{job.output_prefix}/annotations/worker-response/iteration-1/{outcome.index}/{stamp}.json",
+            json.dumps({"answers": answers}).encode(),
+        )
+
+
+_backends_lock = threading.Lock()
+
+
+def ground_truth_backend(sagemaker_backend: Any) -> GroundTruthBackend:
+    """The Ground Truth state kept on moto's SageMaker backend of one account and region."""
+    with _backends_lock:
+        backend = sagemaker_backend.__dict__.get("_gt_local")
+        if backend is None:
+            backend = GroundTruthBackend(sagemaker_backend.account_id, sagemaker_backend.region_name)
+            sagemaker_backend.__dict__["_gt_local"] = backend
+        return backend

@@ -1,0 +1,38 @@
+"""What a demo run produced, read back from the local AWS through its public API."""
+
+from __future__ import annotations
+
+from gt_provider.status import format_progress
+
+
+def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
+    import boto3
+
+    session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region)
+    sagemaker = session.client("sagemaker", endpoint_url=endpoint_url)
+    jobs = sagemaker.list_labeling_jobs(SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+    trainings = sagemaker.list_training_jobs(SortBy="CreationTime", SortOrder="Descending", MaxResults=1)
+    print("\n=== gt_provider demo summary ===")
+    if jobs["LabelingJobSummaryList"]:
+        job = sagemaker.describe_labeling_job(LabelingJobName=jobs["LabelingJobSummaryList"][0]["LabelingJobName"])
+        workers = job["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"]
+        print(
+            f"labeling job     {job['LabelingJobName']} ({job['LabelingJobStatus']}, {workers} simulated workers per object)"
+        )
+        print(f"labeled          {format_progress(job['LabelCounters'])}")
+        print(f"output manifest  {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
+    else:
+        print("labeling job     none")
+    if trainings["TrainingJobSummaries"]:
+        training = sagemaker.describe_training_job(
+            TrainingJobName=trainings["TrainingJobSummaries"][0]["TrainingJobName"]
+        )
+        for channel in training["InputDataConfig"]:
+            print(f"dataset {channel['ChannelName']:<9}{channel['DataSource']['S3DataSource']['S3Uri']}")
+        print(f"training job     {training['TrainingJobName']} ({training['TrainingJobStatus']})")
+        print(f"model artifact   {training['ModelArtifacts']['S3ModelArtifacts']}")
+        for metric in training.get("FinalMetricDataList", []):
+            print(f"metric           {metric['MetricName']} = {metric['Value']:.3f}")
+    else:
+        print("training job     none")
+    print(f"bucket           s3://{bucket}/")

@@ -1,0 +1,209 @@
+"""Operators that create and wait for Ground Truth labeling jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+
+from gt_provider.hooks.ground_truth import GroundTruthHook
+from gt_provider.labeling_request import LabelingJobSpec, default_job_name
+from gt_provider.status import format_progress
+from gt_provider.templates import label_category_config, render_worker_template
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
+    """Create an Amazon SageMaker Ground Truth labeling job from high-level arguments.
+
+    The operator checks every argument against Ground Truth's limits before any AWS call,
+    uploads the label category configuration and the worker task template beside the
+    output (``<output_path>/_gt_provider/<job_name>/``), creates the job and, by default,
+    waits for it, logging how far along it is.
+
+    A retried or cleared task never pays twice: the default job name is derived from the
+    DAG, task, run and map index, and when a job of that name exists the operator
+    re-attaches to it instead of creating another.
+
+    :param task_type: Built-in task type: ``"ImageMultiClass"`` or ``"TextMultiClass"``. (templated)
+    :param input_manifest_uri: S3 URI of the input manifest (JSON Lines). (templated)
+    :param output_path: S3 prefix under which Ground Truth writes ``<job_name>/...``. (templated)
+    :param labels: The label names workers choose from (2 or more). (templated)
+    :param workteam_arn: ARN of a private or vendor workteam. The public workforce (Mechanical
+        Turk) closed on 2026-09-30 and is refused. (templated)
+    :param role_arn: IAM role Ground Truth assumes to read input and write output. (templated)
+    :param short_instructions: Shown beside every task. (templated)
+    :param full_instructions: Shown when the worker opens the instructions; defaults to the
+        short ones. (templated)
+    :param job_name: Labeling job name; default: deterministic per task instance. (templated)
+    :param label_attribute_name: Key of the label in the output manifest (default ``"label"``). (templated)
+    :param workers_per_object: Workers who label each object, 1-9 (default 3). (templated)
+    :param task_title: Title workers see in the task list; default from the labels. (templated)
+    :param task_description: Description workers see; default: the short instructions. (templated)
+    :param task_time_limit: Seconds a worker has for one task, 30-28,800 (default 300). (templated)
+    :param task_availability_lifetime: Seconds a task stays offered, 60 s to 30 days
+        (default 10 days). (templated)
+    :param max_concurrent_tasks: Tasks offered at once, 1-5,000 (default: Ground Truth's). (templated)
+    :param tags: Tags for the labeling job. (templated)
+    :param wait_for_completion: Wait until the job is terminal (default True).
+    :param waiter_delay: Seconds between status checks (default 60). (templated)
+    :param waiter_max_attempts: Status checks before giving up waiting (default 14,400:
+        10 days at the default delay); the job keeps running in AWS. (templated)
+    :param allow_stopped: Succeed when the job ends Stopped, with partial output (default False).
+    :param aws_conn_id: The Airflow connection used for AWS credentials (default ``aws_default``).
+    :param region_name: AWS region; default: the connection's.
+
+    :return: ``{"job_name", "labeling_job_arn", "status", "task_type", "label_attribute_name",
+        "input_manifest_uri", "output_path", "output_manifest_uri", "label_counters"}``
+    """
+
+    aws_hook_class = GroundTruthHook
+    template_fields: Sequence[str] = aws_template_fields(
+        "task_type",
+        "input_manifest_uri",
+        "output_path",
+        "labels",
+        "workteam_arn",
+        "role_arn",
+        "short_instructions",
+        "full_instructions",
+        "job_name",
+        "label_attribute_name",
+        "workers_per_object",
+        "task_title",
+        "task_description",
+        "task_time_limit",
+        "task_availability_lifetime",
+        "max_concurrent_tasks",
+        "tags",
+        "waiter_delay",
+        "waiter_max_attempts",
+    )
+    template_fields_renderers: ClassVar[dict[str, str]] = {"labels": "json", "tags": "json"}
+    ui_color = "#f0e4ff"
+
+    def __init__(
+        self,
+        *,
+        task_type: str,
+        input_manifest_uri: str,
+        output_path: str,
+        labels: Sequence[str],
+        workteam_arn: str,
+        role_arn: str,
+        short_instructions: str,
+        full_instructions: str = "",
+        job_name: str | None = None,
+        label_attribute_name: str = "label",
+        workers_per_object: int = 3,
+        task_title: str | None = None,
+        task_description: str | None = None,
+        task_time_limit: int = 300,
+        task_availability_lifetime: int = 10 * 24 * 3600,
+        max_concurrent_tasks: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        wait_for_completion: bool = True,
+        waiter_delay: int = 60,
+        waiter_max_attempts: int = 14_400,
+        allow_stopped: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.task_type = task_type
+        self.input_manifest_uri = input_manifest_uri
+        self.output_path = output_path
+        self.labels = labels
+        self.workteam_arn = workteam_arn
+        self.role_arn = role_arn
+        self.short_instructions = short_instructions
+        self.full_instructions = full_instructions
+        self.job_name = job_name
+        self.label_attribute_name = label_attribute_name
+        self.workers_per_object = workers_per_object
+        self.task_title = task_title
+        self.task_description = task_description
+        self.task_time_limit = task_time_limit
+        self.task_availability_lifetime = task_availability_lifetime
+        self.max_concurrent_tasks = max_concurrent_tasks
+        self.tags = tags
+        self.wait_for_completion = wait_for_completion
+        self.waiter_delay = waiter_delay
+        self.waiter_max_attempts = waiter_max_attempts
+        self.allow_stopped = allow_stopped
+
+    def build_spec(self, context: Context) -> LabelingJobSpec:
+        """The validated job description; raises before any AWS call on bad arguments."""
+        ti = context["ti"]
+        return LabelingJobSpec(
+            task_type=self.task_type,
+            job_name=self.job_name or default_job_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index),
+            input_manifest_uri=self.input_manifest_uri,
+            output_path=self.output_path,
+            labels=tuple(self.labels),
+            workteam_arn=self.workteam_arn,
+            role_arn=self.role_arn,
+            short_instructions=self.short_instructions,
+            full_instructions=self.full_instructions,
+            label_attribute_name=self.label_attribute_name,
+            workers_per_object=self.workers_per_object,
+            task_title=self.task_title,
+            task_description=self.task_description,
+            task_time_limit=self.task_time_limit,
+            task_availability_lifetime=self.task_availability_lifetime,
+            max_concurrent_tasks=self.max_concurrent_tasks,
+            tags=dict(self.tags or {}),
+        )
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        spec = self.build_spec(context)
+        request = spec.request(self.hook.conn_region_name)
+        existing = self.hook.find_labeling_job(spec.job_name)
+        if existing is not None:
+            self.log.info(
+                "Labeling job %s exists already (%s, %s): re-attaching to it instead of starting another",
+                spec.job_name,
+                existing["LabelingJobStatus"],
+                format_progress(existing.get("LabelCounters")),
+            )
+        else:
+            self.hook.upload_json(label_category_config(spec.labels), spec.label_config_uri)
+            self.hook.upload_text(
+                render_worker_template(
+                    spec.task_type,
+                    header=spec.title,
+                    short_instructions=spec.short_instructions,
+                    full_instructions=spec.full_instructions,
+                ),
+                spec.ui_template_uri,
+            )
+            self.hook.create_labeling_job(request)
+        if self.wait_for_completion:
+            description = self.hook.wait_for_labeling_job(
+                spec.job_name,
+                waiter_delay=int(self.waiter_delay),
+                waiter_max_attempts=int(self.waiter_max_attempts),
+                allow_stopped=self.allow_stopped,
+            )
+        else:
+            description = self.hook.describe_labeling_job(spec.job_name)
+        return self.result(spec, description)
+
+    @staticmethod
+    def result(spec: LabelingJobSpec, description: Mapping[str, Any]) -> dict[str, Any]:
+        """The small dict this operator returns (and pushes to XCom)."""
+        output = description.get("LabelingJobOutput") or {}
+        return {
+            "job_name": spec.job_name,
+            "labeling_job_arn": description["LabelingJobArn"],
+            "status": description["LabelingJobStatus"],
+            "task_type": spec.task_type,
+            "label_attribute_name": spec.label_attribute_name,
+            "input_manifest_uri": spec.input_manifest_uri,
+            "output_path": spec.output_path,
+            "output_manifest_uri": output.get("OutputDatasetS3Uri", spec.output_manifest_uri),
+            "label_counters": dict(description.get("LabelCounters") or {}),
+        }

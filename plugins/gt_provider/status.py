@@ -1,0 +1,29 @@
+"""Labeling-job statuses and how progress is told, defined once.
+
+The waiter JSON (``waiters/ground_truth.json``) encodes the same sets; a test checks that
+the two agree, so the sensor, the trigger and the blocking wait cannot drift apart.
+Standard library only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+NON_TERMINAL_STATES = frozenset({"Initializing", "InProgress", "Stopping"})
+SUCCESS_STATES = frozenset({"Completed"})
+FAILURE_STATES = frozenset({"Failed"})
+#: Terminal, and a failure unless the caller allows it (``allow_stopped``).
+STOPPED_STATES = frozenset({"Stopped"})
+ALL_STATES = NON_TERMINAL_STATES | SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
+
+
+def format_progress(counters: Mapping[str, int] | None) -> str:
+    """``312/1000 labeled (300 human, 12 machine), 4 failed`` from ``LabelCounters``."""
+    counters = counters or {}
+    labeled = counters.get("TotalLabeled", 0)
+    failed = counters.get("FailedNonRetryableError", 0)
+    total = labeled + failed + counters.get("Unlabeled", 0)
+    return (
+        f"{labeled}/{total} labeled ({counters.get('HumanLabeled', 0)} human, "
+        f"{counters.get('MachineLabeled', 0)} machine), {failed} failed"
+    )
