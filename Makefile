@@ -14,7 +14,7 @@ export AIRFLOW__DATABASE__SQL_ALCHEMY_CONN := sqlite:///$(AIRFLOW_HOME)/airflow.
 # include/ (sample data generators) is importable as `include`, as in the compose image.
 export PYTHONPATH := $(CURDIR)
 # The demo polls every few seconds; a real deployment keeps the DAG's defaults.
-DEMO_ENV := AIRFLOW_VAR_GT_POLL_SECONDS=2
+DEMO_ENV := GT_POLL_SECONDS=2
 
 .PHONY: help install demo test lint format providers clean
 

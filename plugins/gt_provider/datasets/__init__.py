@@ -1,0 +1,1 @@
+"""From output augmented manifests to training datasets (standard library only)."""

@@ -107,6 +107,7 @@ class LocalAws:
         from moto.server import ThreadedMotoServer
 
         install()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         return self.endpoint_url

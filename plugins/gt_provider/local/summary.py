@@ -19,20 +19,20 @@ def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
         print(
             f"labeling job     {job['LabelingJobName']} ({job['LabelingJobStatus']}, {workers} simulated workers per object)"
         )
-        print(f"labeled          {format_progress(job['LabelCounters'])}")
-        print(f"output manifest  {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
+        print(f"labeled            {format_progress(job['LabelCounters'])}")
+        print(f"output manifest    {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
     else:
-        print("labeling job     none")
+        print("labeling job       none")
     if trainings["TrainingJobSummaries"]:
         training = sagemaker.describe_training_job(
             TrainingJobName=trainings["TrainingJobSummaries"][0]["TrainingJobName"]
         )
         for channel in training["InputDataConfig"]:
-            print(f"dataset {channel['ChannelName']:<9}{channel['DataSource']['S3DataSource']['S3Uri']}")
-        print(f"training job     {training['TrainingJobName']} ({training['TrainingJobStatus']})")
-        print(f"model artifact   {training['ModelArtifacts']['S3ModelArtifacts']}")
+            print(f"dataset {channel['ChannelName']:<11}{channel['DataSource']['S3DataSource']['S3Uri']}")
+        print(f"training job       {training['TrainingJobName']} ({training['TrainingJobStatus']})")
+        print(f"model artifact     {training['ModelArtifacts']['S3ModelArtifacts']}")
         for metric in training.get("FinalMetricDataList", []):
-            print(f"metric           {metric['MetricName']} = {metric['Value']:.3f}")
+            print(f"metric             {metric['MetricName']} = {metric['Value']:.3f}")
     else:
-        print("training job     none")
-    print(f"bucket           s3://{bucket}/")
+        print("training job       none")
+    print(f"bucket             s3://{bucket}/")

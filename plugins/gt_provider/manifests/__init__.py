@@ -1,0 +1,1 @@
+"""Input manifests: building and checking them (standard library only)."""

@@ -63,7 +63,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
 
     aws_hook_class = GroundTruthHook
     template_fields: Sequence[str] = aws_template_fields(
-        "task_type",
+        "ground_truth_task_type",
         "input_manifest_uri",
         "output_path",
         "labels",
@@ -113,7 +113,8 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.task_type = task_type
+        # BaseOperator.task_type is Airflow's own (the operator class name): keep ours apart.
+        self.ground_truth_task_type = task_type
         self.input_manifest_uri = input_manifest_uri
         self.output_path = output_path
         self.labels = labels
@@ -139,7 +140,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         """The validated job description; raises before any AWS call on bad arguments."""
         ti = context["ti"]
         return LabelingJobSpec(
-            task_type=self.task_type,
+            task_type=self.ground_truth_task_type,
             job_name=self.job_name or default_job_name(ti.dag_id, ti.task_id, ti.run_id, ti.map_index),
             input_manifest_uri=self.input_manifest_uri,
             output_path=self.output_path,

@@ -1,0 +1,32 @@
+"""Sample images for the demo: scikit-learn's handwritten digits, rendered to PNG.
+
+The data set ships inside scikit-learn, so the demo needs no download. Each image carries
+its true digit as S3 user metadata (``gt-local-answer``): the manifest builder copies it
+onto the manifest line, where the local AWS's simulated workers read it and where real
+Ground Truth ignores it.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+REFERENCE_METADATA_KEY = "gt-local-answer"
+
+
+def digit_images(count: int, size: int = 32) -> Iterator[tuple[str, bytes, str]]:
+    """``count`` (file name, PNG bytes, digit name) triples, the same on every call."""
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    if not 1 <= count <= len(digits.images):
+        raise ValueError(f"count must be from 1 to {len(digits.images)}, got {count}")
+    for index in range(count):
+        pixels = (digits.images[index] * (255.0 / 16.0)).astype(np.uint8)
+        image = Image.fromarray(255 - pixels, mode="L").resize((size, size), Image.Resampling.NEAREST)
+        buffer = io.BytesIO()
+        image.save(buffer, format="PNG")
+        yield f"digit-{index:05d}.png", buffer.getvalue(), DIGIT_NAMES[int(digits.target[index])]
