@@ -59,7 +59,9 @@ SIMULATED_SINGLE_LABEL = {
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """Now, at the millisecond precision that the API returns (so time filters round-trip)."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def _check_length(value: str | None, field_name: str, low: int, high: int) -> None:
@@ -342,6 +344,10 @@ class GroundTruthBackend:
 
     @staticmethod
     def _matches(job: LabelingJob, request: dict[str, Any]) -> bool:
+        request = {
+            key: value.replace(tzinfo=UTC) if isinstance(value, datetime) and value.tzinfo is None else value
+            for key, value in request.items()
+        }
         checks = [
             (request.get("CreationTimeAfter"), lambda t: job.created > t),
             (request.get("CreationTimeBefore"), lambda t: job.created < t),
@@ -426,6 +432,11 @@ class GroundTruthBackend:
         pre = human.get("PreHumanTaskLambdaArn")
         ui_arn = (human.get("UiConfig") or {}).get("HumanTaskUiArn")
         task_type = task_types.task_type_from_lambda_arn(pre) if pre else None
+        if pre and task_type is None and pre.split(":")[4:5] and pre.split(":")[4] in task_types.LAMBDA_ACCOUNTS.values():
+            raise ValidationException(
+                f"PreHumanTaskLambdaArn '{pre}' names no Ground Truth built-in Lambda; built-in names are "
+                "PRE-<TaskType> (e.g. PRE-ImageMultiClass)."
+            )
         if task_type is None and ui_arn:
             task_type = task_types.task_type_from_human_task_ui_arn(ui_arn)
         if task_type is not None and task_type.lambda_name and pre:
