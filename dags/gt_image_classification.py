@@ -24,7 +24,7 @@ connection's `endpoint_url` differs. Settings (Airflow Variables, with local def
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
@@ -56,7 +56,7 @@ with DAG(
     description="Label digit images with Ground Truth and train a classifier on them",
     doc_md=__doc__,
     schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
     tags=["ground-truth", "image-classification", "example"],

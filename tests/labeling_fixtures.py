@@ -17,7 +17,8 @@ def put_classification_inputs(aws: Any, n_objects: int = 30, task: str = "ImageM
         lines = [{"source": f"text number {i}", "gt-local-answer": CLASSES[i % 3]} for i in range(n_objects)]
     else:
         lines = [
-            {"source-ref": f"s3://{aws.bucket}/images/{i}.png", "gt-local-answer": CLASSES[i % 3]} for i in range(n_objects)
+            {"source-ref": f"s3://{aws.bucket}/images/{i}.png", "gt-local-answer": CLASSES[i % 3]}
+            for i in range(n_objects)
         ]
     return {
         "manifest": aws.put_text("input/input.manifest", "".join(json.dumps(line) + "\n" for line in lines)),

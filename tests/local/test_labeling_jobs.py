@@ -37,7 +37,10 @@ class TestCreateAndComplete:
         assert output_uri == f"s3://{aws.bucket}/output/job-1/manifests/output/output.manifest"
         lines = [json.loads(line) for line in aws.get_text(output_uri).splitlines()]
         assert len(lines) == 30
-        expected_type = {"ImageMultiClass": "groundtruth/image-classification", "TextMultiClass": "groundtruth/text-classification"}
+        expected_type = {
+            "ImageMultiClass": "groundtruth/image-classification",
+            "TextMultiClass": "groundtruth/text-classification",
+        }
         for line in lines:
             metadata = line["animal-metadata"]
             assert set(metadata) == {"class-name", "confidence", "type", "job-name", "human-annotated", "creation-date"}
@@ -83,13 +86,16 @@ class TestCreateAndComplete:
         output = sagemaker.describe_labeling_job(LabelingJobName="job-1")["LabelingJobOutput"]["OutputDatasetS3Uri"]
         lines = [json.loads(line) for line in aws.get_text(output).splitlines()]
         s3 = aws.client("s3")
-        responses = s3.list_objects_v2(Bucket=aws.bucket, Prefix="output/job-1/annotations/worker-response/")["Contents"]
+        responses = s3.list_objects_v2(Bucket=aws.bucket, Prefix="output/job-1/annotations/worker-response/")[
+            "Contents"
+        ]
         disagreements = 0
         for item in responses:
             answers = json.loads(aws.get_text(f"s3://{aws.bucket}/{item['Key']}"))["answers"]
             disagreements += len({a["answerContent"]["crowd-image-classifier"]["label"] for a in answers}) > 1
-        right = [l["animal-metadata"]["confidence"] for l in lines if l["animal-metadata"]["class-name"] == l["gt-local-answer"]]
-        wrong = [l["animal-metadata"]["confidence"] for l in lines if l["animal-metadata"]["class-name"] != l["gt-local-answer"]]
+        verdicts = [(line["animal-metadata"]["class-name"] == line["gt-local-answer"], line) for line in lines]
+        right = [line["animal-metadata"]["confidence"] for ok, line in verdicts if ok]
+        wrong = [line["animal-metadata"]["confidence"] for ok, line in verdicts if not ok]
 
         assert disagreements >= 10  # workers really disagree
         assert len(right) / len(lines) >= 0.8
@@ -101,7 +107,9 @@ class TestCreateAndComplete:
         sagemaker, uris = aws.client("sagemaker"), put_classification_inputs(aws, 5)
         sagemaker.create_labeling_job(**labeling_request(aws, uris, workers=1))
         output = sagemaker.describe_labeling_job(LabelingJobName="job-1")["LabelingJobOutput"]["OutputDatasetS3Uri"]
-        assert {json.loads(line)["animal-metadata"]["confidence"] for line in aws.get_text(output).splitlines()} == {0.0}
+        assert {json.loads(line)["animal-metadata"]["confidence"] for line in aws.get_text(output).splitlines()} == {
+            0.0
+        }
 
     def test_failed_objects_carry_failure_reason_and_counters_match(self, aws):
         aws.configure(speed="instant", object_failure_rate=0.3)
@@ -199,7 +207,11 @@ INVALID_REQUESTS = [
         "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default",
         "Mechanical Turk",
     ),
-    ("HumanTaskConfig.WorkteamArn", "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/nobody", "does not exist"),
+    (
+        "HumanTaskConfig.WorkteamArn",
+        "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/nobody",
+        "does not exist",
+    ),
     ("HumanTaskConfig.UiConfig.UiTemplateS3Uri", "s3://gt-provider-demo/missing.html", "UiTemplateS3Uri"),
     (
         "HumanTaskConfig.PreHumanTaskLambdaArn",
@@ -220,9 +232,9 @@ class TestValidation:
         sagemaker, uris = aws.client("sagemaker"), put_classification_inputs(aws, 3)
         request = labeling_request(aws, uris)
         if path == "LabelingJobAlgorithmsConfig":
-            request["HumanTaskConfig"]["PreHumanTaskLambdaArn"] = request["HumanTaskConfig"]["PreHumanTaskLambdaArn"].replace(
-                "ImageMultiClass", "ImageMultiClassMultiLabel"
-            )
+            request["HumanTaskConfig"]["PreHumanTaskLambdaArn"] = request["HumanTaskConfig"][
+                "PreHumanTaskLambdaArn"
+            ].replace("ImageMultiClass", "ImageMultiClassMultiLabel")
             mentioned = "Automated data labeling"
         _mutate(path, value)(request)
 

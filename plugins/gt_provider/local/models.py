@@ -432,7 +432,12 @@ class GroundTruthBackend:
         pre = human.get("PreHumanTaskLambdaArn")
         ui_arn = (human.get("UiConfig") or {}).get("HumanTaskUiArn")
         task_type = task_types.task_type_from_lambda_arn(pre) if pre else None
-        if pre and task_type is None and pre.split(":")[4:5] and pre.split(":")[4] in task_types.LAMBDA_ACCOUNTS.values():
+        if (
+            pre
+            and task_type is None
+            and pre.split(":")[4:5]
+            and pre.split(":")[4] in task_types.LAMBDA_ACCOUNTS.values()
+        ):
             raise ValidationException(
                 f"PreHumanTaskLambdaArn '{pre}' names no Ground Truth built-in Lambda; built-in names are "
                 "PRE-<TaskType> (e.g. PRE-ImageMultiClass)."

@@ -1,0 +1,49 @@
+"""The walking skeleton, whole: gt_image_classification with dag.test() against the local AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_dag_labels_builds_a_dataset_and_trains_a_model(aws, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    aws.configure(speed=50)  # a labeling job that really moves through its states, fast
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+
+    run = dag.test(run_conf={"max_objects": 120, "workers_per_object": 2})
+
+    assert run.state == "success"
+    sagemaker = aws.client("sagemaker")
+    [job] = sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]
+    labeling = sagemaker.describe_labeling_job(LabelingJobName=job["LabelingJobName"])
+    assert labeling["LabelingJobStatus"] == "Completed"
+    assert labeling["LabelCounters"]["TotalLabeled"] == 120
+    assert labeling["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 2  # the form's value, as an int
+
+    [training_summary] = sagemaker.list_training_jobs()["TrainingJobSummaries"]
+    training = sagemaker.describe_training_job(TrainingJobName=training_summary["TrainingJobName"])
+    assert training["TrainingJobStatus"] == "Completed"
+    metrics = {m["MetricName"]: m["Value"] for m in training["FinalMetricDataList"]}
+    assert 0.5 < metrics["validation:accuracy"] <= 1.0
+
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in training["InputDataConfig"]}
+    train_lines = aws.get_text(channels["train"]).splitlines()
+    validation_lines = aws.get_text(channels["validation"]).splitlines()
+    assert len(train_lines) + len(validation_lines) == 120
+    assert not {json.loads(x)["source-ref"] for x in train_lines} & {
+        json.loads(x)["source-ref"] for x in validation_lines
+    }
+
+    bucket, _, key = training["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
+    artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(artifact)) as tar:
+        assert {"model.pkl", "metrics.json"} <= set(tar.getnames())

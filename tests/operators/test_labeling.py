@@ -1,0 +1,105 @@
+"""GroundTruthLabelingJobOperator against the local AWS."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from gt_provider.exceptions import LabelingJobFailedError, PublicWorkforceUnavailableError
+from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
+
+
+def _context(run_id: str = "manual__1") -> dict:
+    """execute() reads only the task instance's identity; a full TaskInstance is not needed for that."""
+    return {"ti": SimpleNamespace(dag_id="dag", task_id="label", run_id=run_id, map_index=-1)}
+
+
+def _operator(aws, manifest_uri: str, **overrides) -> GroundTruthLabelingJobOperator:
+    arguments = {
+        "task_id": "label",
+        "task_type": "ImageMultiClass",
+        "input_manifest_uri": manifest_uri,
+        "output_path": f"s3://{aws.bucket}/labeling/output",
+        "labels": ["cat", "dog", "bird"],
+        "workteam_arn": aws.workteam_arn,
+        "role_arn": aws.role_arn,
+        "short_instructions": "Pick the <b>animal</b>.",
+        "waiter_delay": 1,
+        **overrides,
+    }
+    return GroundTruthLabelingJobOperator(**arguments)
+
+
+@pytest.fixture
+def manifest(aws) -> str:
+    lines = [
+        {"source-ref": f"s3://{aws.bucket}/i/{i}.png", "gt-local-answer": ["cat", "dog", "bird"][i % 3]}
+        for i in range(9)
+    ]
+    return aws.put_text("in/input.manifest", "".join(json.dumps(line) + "\n" for line in lines))
+
+
+class TestGroundTruthLabelingJobOperator:
+    def test_template_fields(self):
+        fields = set(GroundTruthLabelingJobOperator.template_fields)
+        assert {
+            "ground_truth_task_type",
+            "input_manifest_uri",
+            "labels",
+            "workteam_arn",
+            "workers_per_object",
+        } <= fields
+        assert {"aws_conn_id", "region_name"} <= fields
+
+    def test_creates_uploads_waits_and_returns_a_small_dict(self, aws, manifest):
+        result = _operator(aws, manifest).execute(_context())
+
+        assert result["status"] == "Completed"
+        assert result["label_counters"]["TotalLabeled"] == 9
+        assert result["label_attribute_name"] == "label"
+        job_name = result["job_name"]
+        assert (
+            result["output_manifest_uri"]
+            == f"s3://{aws.bucket}/labeling/output/{job_name}/manifests/output/output.manifest"
+        )
+        assert len(aws.get_text(result["output_manifest_uri"]).splitlines()) == 9
+        config_prefix = f"s3://{aws.bucket}/labeling/output/_gt_provider/{job_name}"
+        assert json.loads(aws.get_text(f"{config_prefix}/label-categories.json"))["labels"] == [
+            {"label": "cat"},
+            {"label": "dog"},
+            {"label": "bird"},
+        ]
+        template = aws.get_text(f"{config_prefix}/worker-template.liquid.html")
+        assert "Pick the &lt;b&gt;animal&lt;/b&gt;." in template  # instructions are escaped
+        assert "{{ task.input.taskObject | grant_read_access }}" in template  # Liquid left for Ground Truth
+        described = aws.client("sagemaker").describe_labeling_job(LabelingJobName=job_name)
+        assert described["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 3
+
+    def test_no_wait_returns_while_the_job_runs(self, aws, manifest):
+        aws.configure(speed=1, manual_clock=True)
+        result = _operator(aws, manifest, wait_for_completion=False).execute(_context())
+        assert result["status"] == "Initializing"
+
+    def test_retry_reattaches_instead_of_creating_a_second_job(self, aws, manifest, capsys):
+        first = _operator(aws, manifest).execute(_context())
+        second = _operator(aws, manifest).execute(_context())
+
+        assert second["job_name"] == first["job_name"]
+        assert "re-attaching" in capsys.readouterr().out
+        assert len(aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"]) == 1
+        _operator(aws, manifest).execute(_context(run_id="manual__2"))  # another run: another job
+        assert len(aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"]) == 2
+
+    def test_public_workforce_is_refused_before_any_call(self, aws, manifest):
+        public = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+        with pytest.raises(PublicWorkforceUnavailableError):
+            _operator(aws, manifest, workteam_arn=public).execute(_context())
+        assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
+        assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix="labeling/")
+
+    def test_failed_job_fails_the_task_with_the_reason(self, aws):
+        empty = aws.put_text("in/empty.manifest", "")
+        with pytest.raises(LabelingJobFailedError, match="input manifest is empty"):
+            _operator(aws, empty).execute(_context())

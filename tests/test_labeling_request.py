@@ -1,0 +1,90 @@
+"""LabelingJobSpec: every bad argument is refused by name, before any AWS call."""
+
+from __future__ import annotations
+
+import pytest
+
+from gt_provider.exceptions import InvalidLabelingJobConfigError, PublicWorkforceUnavailableError, UnknownTaskTypeError
+from gt_provider.labeling_request import LabelingJobSpec, default_job_name
+
+VALID = {
+    "task_type": "ImageMultiClass",
+    "job_name": "digits-1",
+    "input_manifest_uri": "s3://bucket/in/input.manifest",
+    "output_path": "s3://bucket/out",
+    "labels": ("cat", "dog"),
+    "workteam_arn": "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team",
+    "role_arn": "arn:aws:iam::123456789012:role/GroundTruth",
+    "short_instructions": "Pick the animal.",
+}
+
+
+@pytest.mark.parametrize(
+    ("argument", "value", "message"),
+    [
+        ("job_name", "has_underscore", "job_name"),
+        ("job_name", "x" * 64, "job_name"),
+        ("input_manifest_uri", "/local/file.manifest", "input_manifest_uri"),
+        ("output_path", "s3:/bucket", "output_path"),
+        ("labels", ("only-one",), "labels"),
+        ("labels", ("cat", "cat"), "repeated"),
+        ("labels", "cat,dog", "list of non-empty strings"),
+        ("label_attribute_name", "label-metadata", "label_attribute_name"),
+        ("label_attribute_name", "source-ref", "label_attribute_name"),
+        ("workteam_arn", "team", "workteam_arn"),
+        ("role_arn", "arn:aws:iam::123456789012:user/me", "role_arn"),
+        ("workers_per_object", 0, "workers_per_object must be from 1 to 9"),
+        ("workers_per_object", 10, "workers_per_object must be from 1 to 9"),
+        ("workers_per_object", "3", "workers_per_object must be an integer"),
+        ("task_time_limit", 29, "task_time_limit must be from 30 to 28800"),
+        ("task_time_limit", 28_801, "task_time_limit must be from 30 to 28800"),
+        ("task_availability_lifetime", 59, "task_availability_lifetime"),
+        ("task_availability_lifetime", 30 * 24 * 3600 + 1, "task_availability_lifetime"),
+        ("max_concurrent_tasks", 5001, "max_concurrent_tasks must be from 1 to 5000"),
+        ("task_title", "t" * 129, "task_title must be 1 to 128"),
+        ("task_description", "d" * 256, "task_description must be 1 to 255"),
+        ("task_keywords", ("a", "b", "c", "d", "e", "f"), "task_keywords"),
+        ("task_keywords", ("bad-keyword",), "task_keywords"),
+        ("tags", {f"k{i}": "v" for i in range(51)}, "tags"),
+        ("short_instructions", "", "short_instructions"),
+    ],
+)
+def test_bad_argument_names_itself(argument, value, message):
+    with pytest.raises(InvalidLabelingJobConfigError, match=message):
+        LabelingJobSpec(**{**VALID, argument: value})
+
+
+def test_public_workforce_is_refused_with_the_reason():
+    public = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+    with pytest.raises(PublicWorkforceUnavailableError, match=r"Mechanical Turk.*closed on 2026-09-30"):
+        LabelingJobSpec(**{**VALID, "workteam_arn": public})
+
+
+def test_unknown_and_not_yet_supported_task_types():
+    with pytest.raises(UnknownTaskTypeError, match="ImageMultiClass"):
+        LabelingJobSpec(**{**VALID, "task_type": "ImageMultiClas"})
+    with pytest.raises(UnknownTaskTypeError, match="cannot build yet"):
+        LabelingJobSpec(**{**VALID, "task_type": "BoundingBox"})
+
+
+def test_request_uses_the_regions_built_in_lambdas():
+    request = LabelingJobSpec(**VALID).request("eu-west-1")
+    human = request["HumanTaskConfig"]
+    assert human["PreHumanTaskLambdaArn"] == "arn:aws:lambda:eu-west-1:568282634449:function:PRE-ImageMultiClass"
+    assert (
+        human["AnnotationConsolidationConfig"]["AnnotationConsolidationLambdaArn"]
+        == "arn:aws:lambda:eu-west-1:568282634449:function:ACS-ImageMultiClass"
+    )
+    assert human["UiConfig"]["UiTemplateS3Uri"] == "s3://bucket/out/_gt_provider/digits-1/worker-template.liquid.html"
+    assert request["LabelCategoryConfigS3Uri"] == "s3://bucket/out/_gt_provider/digits-1/label-categories.json"
+
+
+def test_default_job_name_is_stable_distinct_and_valid():
+    name = default_job_name("a_very_long_dag_id_" * 5, "label_images", "scheduled__2026-11-22T00:00:00+00:00")
+    assert name == default_job_name("a_very_long_dag_id_" * 5, "label_images", "scheduled__2026-11-22T00:00:00+00:00")
+    assert name != default_job_name("a_very_long_dag_id_" * 5, "label_images", "scheduled__2026-11-23T00:00:00+00:00")
+    assert name != default_job_name(
+        "a_very_long_dag_id_" * 5, "label_images", "scheduled__2026-11-22T00:00:00+00:00", 0
+    )
+    LabelingJobSpec(**{**VALID, "job_name": name})  # valid for Ground Truth
+    assert len(name) <= 63
