@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gt_provider import task_types
+from gt_provider import limits, task_types
 from gt_provider.exceptions import (
     InvalidLabelingJobConfigError,
     PublicWorkforceUnavailableError,
@@ -22,13 +22,6 @@ from gt_provider.exceptions import (
 )
 from gt_provider.templates import TEMPLATE_FILES
 
-JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-WORKTEAM_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:(\d{12}|aws):workteam/(private-crowd|vendor-crowd|public-crowd)/.+$"
-)
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
-MAX_TASK_AVAILABILITY_SECONDS = 30 * 24 * 3600
 #: Task types this version builds requests, templates and label configs for.
 SUPPORTED_TASK_TYPES = tuple(TEMPLATE_FILES)
 #: Where gt_provider writes a job's label category config and worker template:
@@ -72,12 +65,13 @@ def _check_text(name: str, value: object, low: int, high: int) -> None:
 
 def check_workteam_arn(workteam_arn: object) -> None:
     """Refuse the closed public workforce and anything that is not a workteam ARN."""
-    if not isinstance(workteam_arn, str) or not WORKTEAM_ARN_PATTERN.match(workteam_arn):
+    match = limits.WORKTEAM_ARN_PATTERN.match(workteam_arn) if isinstance(workteam_arn, str) else None
+    if match is None:
         raise InvalidLabelingJobConfigError(
             "workteam_arn must be a private or vendor workteam ARN "
             f"(arn:aws:sagemaker:<region>:<account>:workteam/private-crowd/<name>), got {workteam_arn!r}"
         )
-    if "/public-crowd/" in workteam_arn:
+    if match["kind"] == limits.PUBLIC_WORKFORCE_KIND:
         raise PublicWorkforceUnavailableError(
             f"workteam_arn {workteam_arn} is the public workforce (Amazon Mechanical Turk), which closed on "
             "2026-09-30. Use a private workteam (your own workers) or a vendor workforce."
@@ -115,7 +109,7 @@ class LabelingJobSpec:
                 f"supported: {', '.join(SUPPORTED_TASK_TYPES)}"
             )
         info = self.info
-        if not isinstance(self.job_name, str) or not JOB_NAME_PATTERN.match(self.job_name):
+        if not isinstance(self.job_name, str) or not limits.NAME_PATTERN.match(self.job_name):
             raise InvalidLabelingJobConfigError(
                 f"job_name must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit, "
                 f"got {self.job_name!r}"
@@ -130,27 +124,41 @@ class LabelingJobSpec:
         if reason:
             raise InvalidLabelingJobConfigError(f"label_attribute_name {self.label_attribute_name!r}: {reason}")
         check_workteam_arn(self.workteam_arn)
-        if not isinstance(self.role_arn, str) or not ROLE_ARN_PATTERN.match(self.role_arn):
+        if not isinstance(self.role_arn, str) or not limits.ROLE_ARN_PATTERN.match(self.role_arn):
             raise InvalidLabelingJobConfigError(
                 f"role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {self.role_arn!r}"
             )
-        _check_int("workers_per_object", self.workers_per_object, 1, 9)
-        _check_int("task_time_limit", self.task_time_limit, 30, info.max_task_time_limit_seconds)
-        _check_int("task_availability_lifetime", self.task_availability_lifetime, 60, MAX_TASK_AVAILABILITY_SECONDS)
+        _check_int("workers_per_object", self.workers_per_object, *limits.WORKERS_PER_OBJECT)
+        _check_int(
+            "task_time_limit",
+            self.task_time_limit,
+            limits.MIN_TASK_TIME_LIMIT_SECONDS,
+            info.max_task_time_limit_seconds,
+        )
+        _check_int("task_availability_lifetime", self.task_availability_lifetime, *limits.TASK_AVAILABILITY_SECONDS)
         if self.max_concurrent_tasks is not None:
-            _check_int("max_concurrent_tasks", self.max_concurrent_tasks, 1, 5000)
+            _check_int("max_concurrent_tasks", self.max_concurrent_tasks, *limits.MAX_CONCURRENT_TASKS)
         _check_text("short_instructions", self.short_instructions, 1, 20_000)
-        _check_text("task_title", self.title, 1, 128)
-        _check_text("task_description", self.description, 1, 255)
-        if not 1 <= len(self.task_keywords) <= 5:
-            raise InvalidLabelingJobConfigError(f"task_keywords must have 1 to 5 items, got {len(self.task_keywords)}")
+        _check_text("task_title", self.title, *limits.TASK_TITLE_LENGTH)
+        _check_text("task_description", self.description, *limits.TASK_DESCRIPTION_LENGTH)
+        low, high = limits.TASK_KEYWORDS
+        if not low <= len(self.task_keywords) <= high:
+            raise InvalidLabelingJobConfigError(
+                f"task_keywords must have {low} to {high} items, got {len(self.task_keywords)}"
+            )
         for keyword in self.task_keywords:
-            if not (isinstance(keyword, str) and len(keyword) <= 30 and KEYWORD_PATTERN.match(keyword)):
+            if not (
+                isinstance(keyword, str)
+                and len(keyword) <= limits.TASK_KEYWORD_LENGTH[1]
+                and limits.KEYWORD_PATTERN.match(keyword)
+            ):
                 raise InvalidLabelingJobConfigError(
                     f"task_keywords item {keyword!r} must be 1-30 letters, digits and single spaces"
                 )
-        if len(self.tags) > 50:
-            raise InvalidLabelingJobConfigError(f"tags must have at most 50 entries, got {len(self.tags)}")
+        if len(self.tags) > limits.MAX_TAGS:
+            raise InvalidLabelingJobConfigError(
+                f"tags must have at most {limits.MAX_TAGS} entries, got {len(self.tags)}"
+            )
 
     def _check_labels(self, info: task_types.TaskType) -> None:
         if isinstance(self.labels, str) or not all(isinstance(label, str) and label.strip() for label in self.labels):

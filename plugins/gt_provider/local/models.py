@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from gt_provider import task_types
+from gt_provider import limits, task_types
+from gt_provider.limits import NAME_PATTERN
 from gt_provider.local import settings as local_settings
 from gt_provider.local.exceptions import (
     ResourceInUse,
@@ -36,17 +36,6 @@ from gt_provider.local.workforce import (
     worker_pool,
 )
 from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES
-
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-ROLE_ARN_PATTERN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$")
-KEYWORD_PATTERN = re.compile(r"^[A-Za-z0-9]+( [A-Za-z0-9]+)*$")
-WORKTEAM_ARN_PATTERN = re.compile(
-    r"^arn:aws[a-z\-]*:sagemaker:(?P<region>[a-z0-9\-]*):(?P<account>\d{12}|aws):workteam/"
-    r"(?P<kind>private-crowd|public-crowd|vendor-crowd)/(?P<name>.+)$"
-)
-PUBLIC_WORKFORCE_ACCOUNT = "394669845002"
-MAX_TASK_AVAILABILITY_SECONDS = 30 * 24 * 3600
-MIN_AUTO_LABELING_OBJECTS = 1250
 
 TERMINAL = SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
 
@@ -384,14 +373,14 @@ class GroundTruthBackend:
         if reason:
             raise ValidationException(f"LabelAttributeName '{attribute}' is not valid: {reason}")
         role = request.get("RoleArn")
-        if not role or not ROLE_ARN_PATTERN.match(role):
+        if not role or not limits.ROLE_ARN_PATTERN.match(role):
             raise constraint_error(
-                role, "roleArn", f"Member must satisfy regular expression pattern: {ROLE_ARN_PATTERN.pattern}"
+                role, "roleArn", f"Member must satisfy regular expression pattern: {limits.ROLE_ARN_PATTERN.pattern}"
             )
         self._check_workteam(human.get("WorkteamArn"))
         self._check_human_task_config(human, task_type)
         self._check_stopping_conditions(request.get("StoppingConditions") or {})
-        _check_range(len(request.get("Tags") or []), "tags", 0, 50)
+        _check_range(len(request.get("Tags") or []), "tags", 0, limits.MAX_TAGS)
         output_path = (request.get("OutputConfig") or {}).get("S3OutputPath", "")
         try:
             split_s3_uri(output_path)
@@ -454,14 +443,14 @@ class GroundTruthBackend:
         return task_type
 
     def _check_workteam(self, arn: str | None) -> None:
-        match = WORKTEAM_ARN_PATTERN.match(arn or "")
+        match = limits.WORKTEAM_ARN_PATTERN.match(arn or "")
         if not match:
             raise constraint_error(
                 arn,
                 "humanTaskConfig.workteamArn",
-                f"Member must satisfy regular expression pattern: {WORKTEAM_ARN_PATTERN.pattern}",
+                f"Member must satisfy regular expression pattern: {limits.WORKTEAM_ARN_PATTERN.pattern}",
             )
-        if match["kind"] == "public-crowd":
+        if match["kind"] == limits.PUBLIC_WORKFORCE_KIND:
             raise ValidationException(
                 "The public workforce (Amazon Mechanical Turk) closed on 2026-09-30 and can no "
                 "longer be used; use a private or vendor workteam."
@@ -471,29 +460,37 @@ class GroundTruthBackend:
 
     def _check_human_task_config(self, human: dict[str, Any], task_type: task_types.TaskType | None) -> None:
         _check_range(
-            human.get("NumberOfHumanWorkersPerDataObject"), "humanTaskConfig.numberOfHumanWorkersPerDataObject", 1, 9
+            human.get("NumberOfHumanWorkersPerDataObject"),
+            "humanTaskConfig.numberOfHumanWorkersPerDataObject",
+            *limits.WORKERS_PER_OBJECT,
         )
         max_time = task_type.max_task_time_limit_seconds if task_type else 28_800
-        _check_range(human.get("TaskTimeLimitInSeconds"), "humanTaskConfig.taskTimeLimitInSeconds", 30, max_time)
+        _check_range(
+            human.get("TaskTimeLimitInSeconds"),
+            "humanTaskConfig.taskTimeLimitInSeconds",
+            limits.MIN_TASK_TIME_LIMIT_SECONDS,
+            max_time,
+        )
         _check_range(
             human.get("TaskAvailabilityLifetimeInSeconds"),
             "humanTaskConfig.taskAvailabilityLifetimeInSeconds",
-            60,
-            MAX_TASK_AVAILABILITY_SECONDS,
+            *limits.TASK_AVAILABILITY_SECONDS,
         )
-        _check_range(human.get("MaxConcurrentTaskCount"), "humanTaskConfig.maxConcurrentTaskCount", 1, 5000)
-        _check_length(human.get("TaskTitle"), "humanTaskConfig.taskTitle", 1, 128)
-        _check_length(human.get("TaskDescription"), "humanTaskConfig.taskDescription", 1, 255)
+        _check_range(
+            human.get("MaxConcurrentTaskCount"), "humanTaskConfig.maxConcurrentTaskCount", *limits.MAX_CONCURRENT_TASKS
+        )
+        _check_length(human.get("TaskTitle"), "humanTaskConfig.taskTitle", *limits.TASK_TITLE_LENGTH)
+        _check_length(human.get("TaskDescription"), "humanTaskConfig.taskDescription", *limits.TASK_DESCRIPTION_LENGTH)
         keywords = human.get("TaskKeywords")
         if keywords is not None:
-            _check_range(len(keywords), "humanTaskConfig.taskKeywords", 1, 5)
+            _check_range(len(keywords), "humanTaskConfig.taskKeywords", *limits.TASK_KEYWORDS)
             for position, keyword in enumerate(keywords, 1):
-                _check_length(keyword, f"humanTaskConfig.taskKeywords.{position}.member", 1, 30)
-                if not KEYWORD_PATTERN.match(keyword):
+                _check_length(keyword, f"humanTaskConfig.taskKeywords.{position}.member", *limits.TASK_KEYWORD_LENGTH)
+                if not limits.KEYWORD_PATTERN.match(keyword):
                     raise constraint_error(
                         keyword,
                         f"humanTaskConfig.taskKeywords.{position}.member",
-                        f"Member must satisfy regular expression pattern: {KEYWORD_PATTERN.pattern}",
+                        f"Member must satisfy regular expression pattern: {limits.KEYWORD_PATTERN.pattern}",
                     )
         ui = human.get("UiConfig") or {}
         if task_type and task_type.human_task_ui_name and not ui.get("HumanTaskUiArn"):
@@ -513,8 +510,7 @@ class GroundTruthBackend:
         _check_range(
             conditions.get("MaxPercentageOfInputDatasetLabeled"),
             "stoppingConditions.maxPercentageOfInputDatasetLabeled",
-            1,
-            100,
+            *limits.MAX_PERCENTAGE_LABELED,
         )
 
     def _get(self, uri: str, field_name: str) -> bytes | None:
@@ -583,9 +579,9 @@ class GroundTruthBackend:
         limit = task_type.max_dataset_objects if task_type else 100_000
         if len(lines) > limit:
             return f"ClientError: The input manifest has {len(lines)} objects; the limit for this task type is {limit}."
-        if request.get("LabelingJobAlgorithmsConfig") and len(lines) < MIN_AUTO_LABELING_OBJECTS:
+        if request.get("LabelingJobAlgorithmsConfig") and len(lines) < limits.MIN_AUTO_LABELING_OBJECTS:
             return (
-                f"ClientError: Automated data labeling needs at least {MIN_AUTO_LABELING_OBJECTS} "
+                f"ClientError: Automated data labeling needs at least {limits.MIN_AUTO_LABELING_OBJECTS} "
                 f"objects; the input manifest has {len(lines)}."
             )
         if task_type is None or task_type.name not in SIMULATED_SINGLE_LABEL:
