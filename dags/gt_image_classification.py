@@ -208,6 +208,7 @@ with DAG(
         full_instructions="Each image shows one handwritten digit from 0 to 9. Choose its name.",
         workers_per_object="{{ params.workers_per_object }}",
         waiter_delay=POLL_SECONDS,
+        deferrable=True,  # the wait runs in the triggerer: no worker slot held for days
     )
     manifest >> labeling
     dataset = build_dataset(labeling.output, BUCKET)

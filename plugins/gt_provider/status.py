@@ -8,6 +8,7 @@ Standard library only.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 NON_TERMINAL_STATES = frozenset({"Initializing", "InProgress", "Stopping"})
 SUCCESS_STATES = frozenset({"Completed"})
@@ -26,4 +27,12 @@ def format_progress(counters: Mapping[str, int] | None) -> str:
     return (
         f"{labeled}/{total} labeled ({counters.get('HumanLabeled', 0)} human, "
         f"{counters.get('MachineLabeled', 0)} machine), {failed} failed"
+    )
+
+
+def waiting_message(job_name: str, description: Mapping[str, Any], attempt: int, max_attempts: int, delay: int) -> str:
+    """The line logged at each check while a labeling job runs (blocking wait and trigger alike)."""
+    return (
+        f"Labeling job {job_name} is {description.get('LabelingJobStatus', 'unknown')}: "
+        f"{format_progress(description.get('LabelCounters'))} (check {attempt} of {max_attempts}, next in {delay} s)"
     )

@@ -103,3 +103,33 @@ class TestGroundTruthLabelingJobOperator:
         empty = aws.put_text("in/empty.manifest", "")
         with pytest.raises(LabelingJobFailedError, match="input manifest is empty"):
             _operator(aws, empty).execute(_context())
+
+
+class TestDeferrable:
+    def test_defers_to_the_trigger_then_completes_from_the_event(self, aws, manifest):
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        aws.configure(speed=1, manual_clock=True)
+        operator = _operator(aws, manifest, deferrable=True)
+        with pytest.raises(TaskDeferred) as deferred:
+            operator.execute(_context())
+        trigger = deferred.value.trigger
+        assert trigger.serialize()[1]["job_name"] == operator.build_spec(_context()).job_name
+        assert deferred.value.method_name == "execute_complete"
+        assert len(aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"]) == 1
+
+        aws.advance(3600)
+        result = operator.execute_complete(_context(), {"status": "success", "job_name": trigger.job_name})
+        assert result["status"] == "Completed"
+        assert result["label_counters"]["TotalLabeled"] == 9
+
+    def test_execute_complete_refuses_an_event_for_another_job(self, aws, manifest):
+        with pytest.raises(LabelingJobFailedError, match="not"):
+            _operator(aws, manifest).execute_complete(_context(), {"status": "success", "job_name": "other"})
+
+    def test_execute_complete_fails_on_timeout_event(self, aws, manifest):
+        name = _operator(aws, manifest).build_spec(_context()).job_name
+        with pytest.raises(LabelingJobFailedError, match="still running"):
+            _operator(aws, manifest).execute_complete(
+                _context(), {"status": "timeout", "job_name": name, "message": "still running after 3 checks"}
+            )

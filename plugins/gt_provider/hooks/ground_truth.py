@@ -14,7 +14,7 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError, WaiterError
 
 from gt_provider.exceptions import LabelingJobFailedError
-from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress
+from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress, waiting_message
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "ground_truth.json"
 
@@ -105,15 +105,7 @@ class GroundTruthHook(AwsBaseHook):
                     if "terminal failure" in str(error):
                         break
                     raise
-                self.log.info(
-                    "Labeling job %s is %s: %s (check %d of %d, next in %d s)",
-                    job_name,
-                    last["LabelingJobStatus"],
-                    format_progress(last.get("LabelCounters")),
-                    attempt,
-                    waiter_max_attempts,
-                    waiter_delay,
-                )
+                self.log.info(waiting_message(job_name, last, attempt, waiter_max_attempts, waiter_delay))
                 time.sleep(waiter_delay)
         else:
             raise LabelingJobFailedError(

@@ -6,12 +6,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import conf
 
+from gt_provider.exceptions import LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
 from gt_provider.labeling_request import LabelingJobSpec, default_job_name
 from gt_provider.status import format_progress
 from gt_provider.templates import label_category_config, render_worker_template
+from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -50,6 +54,8 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
     :param max_concurrent_tasks: Tasks offered at once, 1-5,000 (default: Ground Truth's). (templated)
     :param tags: Tags for the labeling job. (templated)
     :param wait_for_completion: Wait until the job is terminal (default True).
+    :param deferrable: Wait in the triggerer instead of holding a worker slot (default:
+        ``[operators] default_deferrable``). Implies waiting. Needs aiobotocore.
     :param waiter_delay: Seconds between status checks (default 60). (templated)
     :param waiter_max_attempts: Status checks before giving up waiting (default 14,400:
         10 days at the default delay); the job keeps running in AWS. (templated)
@@ -110,6 +116,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         waiter_delay: int = 60,
         waiter_max_attempts: int = 14_400,
         allow_stopped: bool = False,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -135,6 +142,9 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.allow_stopped = allow_stopped
+        self.deferrable = (
+            conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
+        )
 
     def build_spec(self, context: Context) -> LabelingJobSpec:
         """The validated job description; raises before any AWS call on bad arguments."""
@@ -182,6 +192,19 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
                 spec.ui_template_uri,
             )
             self.hook.create_labeling_job(request)
+        if self.deferrable:
+            self.defer(
+                trigger=GroundTruthLabelingJobTrigger(
+                    job_name=spec.job_name,
+                    waiter_delay=int(self.waiter_delay),
+                    waiter_max_attempts=int(self.waiter_max_attempts),
+                    aws_conn_id=self.aws_conn_id,
+                    region_name=self.region_name,
+                    verify=self.verify,
+                    botocore_config=self.botocore_config,
+                ),
+                method_name="execute_complete",
+            )
         if self.wait_for_completion:
             description = self.hook.wait_for_labeling_job(
                 spec.job_name,
@@ -191,6 +214,19 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
             )
         else:
             description = self.hook.describe_labeling_job(spec.job_name)
+        return self.result(spec, description)
+
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Resume after the trigger fired; may run on another worker, so only the event is trusted."""
+        event = validate_execute_complete_event(event)
+        spec = self.build_spec(context)
+        if event.get("job_name") != spec.job_name:
+            raise LabelingJobFailedError(f"Trigger event is for job {event.get('job_name')!r}, not {spec.job_name!r}")
+        if event["status"] in ("error", "timeout"):
+            raise LabelingJobFailedError(event.get("message", f"Waiting for labeling job {spec.job_name} failed"))
+        description = self.hook.check_final_state(
+            self.hook.describe_labeling_job(spec.job_name), allow_stopped=self.allow_stopped
+        )
         return self.result(spec, description)
 
     @staticmethod
