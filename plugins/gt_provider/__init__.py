@@ -35,4 +35,16 @@ def get_provider_info() -> dict[str, object]:
                 "python-modules": ["gt_provider.operators.labeling"],
             }
         ],
+        "sensors": [
+            {
+                "integration-name": "Amazon SageMaker Ground Truth",
+                "python-modules": ["gt_provider.sensors.labeling"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Amazon SageMaker Ground Truth",
+                "python-modules": ["gt_provider.triggers.labeling"],
+            }
+        ],
     }
