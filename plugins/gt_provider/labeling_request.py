@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from gt_provider import limits, task_types
@@ -230,3 +231,38 @@ class LabelingJobSpec:
         if self.tags:
             request["Tags"] = [{"Key": key, "Value": value} for key, value in self.tags.items()]
         return request
+
+
+#: What must match for a retried task to re-attach to an existing job: where the data
+#: comes from and goes to, who labels it and how. Titles and tags may differ.
+_COMPARED_FIELDS = (
+    ("LabelAttributeName",),
+    ("InputConfig", "DataSource", "S3DataSource", "ManifestS3Uri"),
+    ("OutputConfig", "S3OutputPath"),
+    ("RoleArn",),
+    ("LabelCategoryConfigS3Uri",),
+    ("HumanTaskConfig", "WorkteamArn"),
+    ("HumanTaskConfig", "PreHumanTaskLambdaArn"),
+    ("HumanTaskConfig", "NumberOfHumanWorkersPerDataObject"),
+    ("HumanTaskConfig", "AnnotationConsolidationConfig", "AnnotationConsolidationLambdaArn"),
+)
+
+
+def request_differences(request: Mapping[str, Any], description: Mapping[str, Any]) -> list[str]:
+    """How an existing job (DescribeLabelingJob) differs from the request a task would send."""
+    differences = []
+    for path in _COMPARED_FIELDS:
+        wanted: Any = request
+        existing: Any = description
+        for key in path:
+            wanted = wanted.get(key) if isinstance(wanted, Mapping) else None
+            existing = existing.get(key) if isinstance(existing, Mapping) else None
+        if wanted != existing:
+            differences.append(f"{'.'.join(path)} is {existing!r} there, {wanted!r} here")
+    return differences
+
+
+def timestamped_job_name(job_name: str, now: datetime) -> str:
+    """``job_name`` plus a UTC timestamp, within 63 characters (for action_if_job_exists="timestamp")."""
+    suffix = now.strftime("%Y%m%d%H%M%S")
+    return f"{job_name[: 62 - len(suffix)].rstrip('-')}-{suffix}"

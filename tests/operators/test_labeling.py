@@ -7,7 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from gt_provider.exceptions import LabelingJobFailedError, PublicWorkforceUnavailableError
+from gt_provider.exceptions import (
+    InvalidLabelingJobConfigError,
+    LabelingJobConflictError,
+    LabelingJobFailedError,
+    PublicWorkforceUnavailableError,
+)
 from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
 
 
@@ -133,3 +138,75 @@ class TestDeferrable:
             _operator(aws, manifest).execute_complete(
                 _context(), {"status": "timeout", "job_name": name, "message": "still running after 3 checks"}
             )
+
+
+class TestIdempotency:
+    def test_reattach_refuses_a_job_created_from_a_different_request(self, aws, manifest):
+        _operator(aws, manifest).execute(_context())
+        with pytest.raises(LabelingJobConflictError, match="NumberOfHumanWorkersPerDataObject is 3 there, 2 here"):
+            _operator(aws, manifest, workers_per_object=2).execute(_context())
+        assert len(aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"]) == 1
+
+    def test_fail_action(self, aws, manifest):
+        _operator(aws, manifest).execute(_context())
+        with pytest.raises(LabelingJobConflictError, match='action_if_job_exists="fail"'):
+            _operator(aws, manifest, action_if_job_exists="fail").execute(_context())
+
+    def test_timestamp_action_starts_a_new_job(self, aws, manifest):
+        first = _operator(aws, manifest).execute(_context())
+        second = _operator(aws, manifest, action_if_job_exists="timestamp").execute(_context())
+        assert second["job_name"].startswith(first["job_name"][:40])
+        assert second["job_name"] != first["job_name"]
+        assert len(second["job_name"]) <= 63
+        assert len(aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"]) == 2
+
+    def test_unknown_action_is_refused_at_construction(self, aws, manifest):
+        with pytest.raises(InvalidLabelingJobConfigError, match="action_if_job_exists"):
+            _operator(aws, manifest, action_if_job_exists="replace")
+
+    def test_task_killed_after_create_then_retried_leaves_exactly_one_job(self, aws, manifest):
+        """A real process is SIGKILLed while waiting; its retry re-attaches."""
+        import os
+        import signal
+        import subprocess
+        import sys
+        import time
+
+        aws.configure(speed=1, manual_clock=True)
+        script = (
+            "import sys; from types import SimpleNamespace; "
+            "from gt_provider.operators.labeling import GroundTruthLabelingJobOperator as Op; "
+            "ti = SimpleNamespace(dag_id='dag', task_id='label', run_id='manual__1', map_index=-1); "
+            "Op(task_id='label', task_type='ImageMultiClass', input_manifest_uri=sys.argv[1], "
+            "output_path=sys.argv[2], labels=['cat', 'dog', 'bird'], workteam_arn=sys.argv[3], role_arn=sys.argv[4], "
+            "short_instructions='Pick the <b>animal</b>.', waiter_delay=1).execute({'ti': ti})"
+        )
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                script,
+                manifest,
+                f"s3://{aws.bucket}/labeling/output",
+                aws.workteam_arn,
+                aws.role_arn,
+            ],
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        sagemaker = aws.client("sagemaker")
+        deadline = time.monotonic() + 120
+        while not sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]:
+            assert worker.poll() is None, "the task process ended before creating its job"
+            assert time.monotonic() < deadline, "no job was created"
+            time.sleep(0.2)
+        worker.send_signal(signal.SIGKILL)
+        worker.wait()
+
+        aws.advance(3600)
+        result = _operator(aws, manifest).execute(_context())
+
+        jobs = sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]
+        assert [job["LabelingJobName"] for job in jobs] == [result["job_name"]]
+        assert result["status"] == "Completed"

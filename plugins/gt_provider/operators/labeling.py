@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
@@ -10,15 +12,23 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
-from gt_provider.exceptions import LabelingJobFailedError
+from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobConflictError, LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
-from gt_provider.labeling_request import LabelingJobSpec, default_job_name
+from gt_provider.labeling_request import (
+    LabelingJobSpec,
+    default_job_name,
+    request_differences,
+    timestamped_job_name,
+)
 from gt_provider.status import format_progress
 from gt_provider.templates import label_category_config, render_worker_template
 from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
+
+
+ACTIONS_IF_JOB_EXISTS = ("reattach", "fail", "timestamp")
 
 
 class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
@@ -60,6 +70,9 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
     :param waiter_max_attempts: Status checks before giving up waiting (default 14,400:
         10 days at the default delay); the job keeps running in AWS. (templated)
     :param allow_stopped: Succeed when the job ends Stopped, with partial output (default False).
+    :param action_if_job_exists: When a job with the name exists: ``"reattach"`` (default; wait
+        for it, provided it was created with the same data, workteam, role and labels, else
+        fail), ``"fail"``, or ``"timestamp"`` (start a new job named ``<job_name>-<UTC time>``).
     :param aws_conn_id: The Airflow connection used for AWS credentials (default ``aws_default``).
     :param region_name: AWS region; default: the connection's.
 
@@ -116,6 +129,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         waiter_delay: int = 60,
         waiter_max_attempts: int = 14_400,
         allow_stopped: bool = False,
+        action_if_job_exists: str = "reattach",
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
@@ -142,6 +156,11 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.allow_stopped = allow_stopped
+        if action_if_job_exists not in ACTIONS_IF_JOB_EXISTS:
+            raise InvalidLabelingJobConfigError(
+                f"action_if_job_exists must be one of {ACTIONS_IF_JOB_EXISTS}, got {action_if_job_exists!r}"
+            )
+        self.action_if_job_exists = action_if_job_exists
         self.deferrable = (
             conf.getboolean("operators", "default_deferrable", fallback=False) if deferrable is None else deferrable
         )
@@ -171,9 +190,14 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         spec = self.build_spec(context)
-        request = spec.request(self.hook.conn_region_name)
+        region = self.hook.conn_region_name
         existing = self.hook.find_labeling_job(spec.job_name)
+        if existing is not None and self.action_if_job_exists == "timestamp":
+            spec = dataclasses.replace(spec, job_name=timestamped_job_name(spec.job_name, datetime.now(UTC)))
+            existing = None
+        request = spec.request(region)
         if existing is not None:
+            self._check_can_reattach(spec, request, existing)
             self.log.info(
                 "Labeling job %s exists already (%s, %s): re-attaching to it instead of starting another",
                 spec.job_name,
@@ -216,12 +240,33 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
             description = self.hook.describe_labeling_job(spec.job_name)
         return self.result(spec, description)
 
+    def _check_can_reattach(self, spec: LabelingJobSpec, request: dict[str, Any], existing: dict[str, Any]) -> None:
+        if self.action_if_job_exists == "fail":
+            raise LabelingJobConflictError(
+                f"Labeling job {spec.job_name} exists already ({existing['LabelingJobStatus']}) and "
+                'action_if_job_exists="fail"'
+            )
+        differences = request_differences(request, existing)
+        if differences:
+            raise LabelingJobConflictError(
+                f"Labeling job {spec.job_name} exists but was created from a different request, so this task "
+                f"will not re-attach to it: {'; '.join(differences)}. Give this task another job_name, or pass "
+                'action_if_job_exists="timestamp" to start a new job.'
+            )
+
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired; may run on another worker, so only the event is trusted."""
         event = validate_execute_complete_event(event)
         spec = self.build_spec(context)
-        if event.get("job_name") != spec.job_name:
-            raise LabelingJobFailedError(f"Trigger event is for job {event.get('job_name')!r}, not {spec.job_name!r}")
+        job_name = event.get("job_name")
+        if (
+            self.action_if_job_exists == "timestamp"
+            and isinstance(job_name, str)
+            and job_name.startswith(spec.job_name[:40])
+        ):
+            spec = dataclasses.replace(spec, job_name=job_name)  # execute() started a timestamped job
+        if job_name != spec.job_name:
+            raise LabelingJobFailedError(f"Trigger event is for job {job_name!r}, not {spec.job_name!r}")
         if event["status"] in ("error", "timeout"):
             raise LabelingJobFailedError(event.get("message", f"Waiting for labeling job {spec.job_name} failed"))
         description = self.hook.check_final_state(
