@@ -17,7 +17,7 @@ def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
         job = sagemaker.describe_labeling_job(LabelingJobName=jobs["LabelingJobSummaryList"][0]["LabelingJobName"])
         workers = job["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"]
         print(
-            f"labeling job     {job['LabelingJobName']} ({job['LabelingJobStatus']}, {workers} simulated workers per object)"
+            f"labeling job       {job['LabelingJobName']} ({job['LabelingJobStatus']}, {workers} simulated workers per object)"
         )
         print(f"labeled            {format_progress(job['LabelCounters'])}")
         print(f"output manifest    {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
