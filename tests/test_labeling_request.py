@@ -60,11 +60,85 @@ def test_public_workforce_is_refused_with_the_reason():
         LabelingJobSpec(**{**VALID, "workteam_arn": public})
 
 
-def test_unknown_and_not_yet_supported_task_types():
+def test_unknown_task_type_suggests_the_closest():
     with pytest.raises(UnknownTaskTypeError, match="ImageMultiClass"):
         LabelingJobSpec(**{**VALID, "task_type": "ImageMultiClas"})
-    with pytest.raises(UnknownTaskTypeError, match="cannot build yet"):
-        LabelingJobSpec(**{**VALID, "task_type": "BoundingBox"})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"task_type": "VerificationBoundingBox"}, "audit_of"),
+        ({"task_type": "Custom"}, "pre_human_task_lambda_arn and annotation_consolidation_lambda_arn"),
+        ({"task_type": "ImageMultiClassMultiLabel", "auto_labeling": True}, "auto_labeling is not available"),
+        ({"stopping_conditions": {"MaxPercentageOfInputDatasetLabeled": 0}}, "MaxPercentageOfInputDatasetLabeled"),
+        ({"stopping_conditions": {"MaxObjects": 3}}, "unknown key"),
+        ({"content_classifiers": ("FreeOfAds",)}, "content_classifiers"),
+        ({"vpc_config": {"SecurityGroupIds": [], "Subnets": ["s"]}}, "SecurityGroupIds"),
+        ({"task_type": "VideoObjectDetection", "labels": ("a-very-long-label-name",)}, "16"),
+        ({"task_type": "SemanticSegmentation", "label_attribute_name": "mask"}, "-ref"),
+    ],
+)
+def test_task_type_specific_rules(overrides, message):
+    with pytest.raises(InvalidLabelingJobConfigError, match=message):
+        LabelingJobSpec(**{**VALID, **overrides})
+
+
+def test_full_request_for_auto_labeling_with_overrides():
+    spec = LabelingJobSpec(
+        **{
+            **VALID,
+            "task_type": "BoundingBox",
+            "auto_labeling": True,
+            "volume_kms_key_id": "vol-key",
+            "vpc_config": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+            "kms_key_id": "out-key",
+            "content_classifiers": ("FreeOfAdultContent",),
+            "stopping_conditions": {"MaxHumanLabeledObjectCount": 500},
+            "config_overrides": {
+                "HumanTaskConfig": {"MaxConcurrentTaskCount": 7},
+                "Tags": [{"Key": "a", "Value": "b"}],
+            },
+        }
+    )
+    request = spec.request("us-east-1")
+    algorithms = request["LabelingJobAlgorithmsConfig"]
+    assert algorithms["LabelingJobAlgorithmSpecificationArn"] == (
+        "arn:aws:sagemaker:us-east-1:027400017018:labeling-job-algorithm-specification/object-detection"
+    )
+    assert algorithms["LabelingJobResourceConfig"] == {
+        "VolumeKmsKeyId": "vol-key",
+        "VpcConfig": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]},
+    }
+    assert request["OutputConfig"]["KmsKeyId"] == "out-key"
+    assert request["InputConfig"]["DataAttributes"] == {"ContentClassifiers": ["FreeOfAdultContent"]}
+    assert request["StoppingConditions"] == {"MaxHumanLabeledObjectCount": 500}
+    assert request["HumanTaskConfig"]["MaxConcurrentTaskCount"] == 7  # merged, not replacing HumanTaskConfig
+    assert request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 3
+    assert request["Tags"] == [{"Key": "a", "Value": "b"}]
+
+
+def test_ui_arn_types_use_the_human_task_ui_and_a_ref_attribute():
+    spec = LabelingJobSpec(**{**VALID, "task_type": "VideoObjectTracking", "labels": ("car", "bike")})
+    request = spec.request("eu-central-1")
+    assert spec.label_attribute_name == "label-ref"
+    assert request["HumanTaskConfig"]["UiConfig"] == {
+        "HumanTaskUiArn": "arn:aws:sagemaker:eu-central-1:394669845002:human-task-ui/VideoObjectTracking"
+    }
+    assert not spec.uploads_template
+
+
+def test_region_outside_the_table_says_how_to_pass_arns():
+    from gt_provider.exceptions import UnsupportedRegionError
+
+    with pytest.raises(UnsupportedRegionError, match="pre_human_task_lambda_arn"):
+        LabelingJobSpec(**VALID).request("af-south-1")
+    explicit = LabelingJobSpec(
+        **VALID,
+        pre_human_task_lambda_arn="arn:aws:lambda:af-south-1:111111111111:function:PRE-ImageMultiClass",
+        annotation_consolidation_lambda_arn="arn:aws:lambda:af-south-1:111111111111:function:ACS-ImageMultiClass",
+    ).request("af-south-1")
+    assert explicit["HumanTaskConfig"]["PreHumanTaskLambdaArn"].startswith("arn:aws:lambda:af-south-1")
 
 
 def test_request_uses_the_regions_built_in_lambdas():

@@ -16,6 +16,7 @@ def get_provider_info() -> dict[str, object]:
         "name": "Ground Truth",
         "description": "Amazon SageMaker Ground Truth labeling jobs as scheduled, reliable pipelines.",
         "versions": [__version__],
+        "extra-links": ["gt_provider.links.labeling.GroundTruthLabelingJobLink"],
         "integrations": [
             {
                 "integration-name": "Amazon SageMaker Ground Truth",

@@ -16,19 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from gt_provider import limits, task_types
-from gt_provider.exceptions import (
-    InvalidLabelingJobConfigError,
-    PublicWorkforceUnavailableError,
-    UnknownTaskTypeError,
-)
+from gt_provider.exceptions import InvalidLabelingJobConfigError, PublicWorkforceUnavailableError
 from gt_provider.templates import TEMPLATE_FILES
 
-#: Task types this version builds requests, templates and label configs for.
-SUPPORTED_TASK_TYPES = tuple(TEMPLATE_FILES)
+
+def has_template(task_type: str) -> bool:
+    """Whether gt_provider ships a worker template for ``task_type``."""
+    return task_type in TEMPLATE_FILES
+
+
 #: Where gt_provider writes a job's label category config and worker template:
 #: ``<output_path>/_gt_provider/<job>/``. Job names cannot start with "_", so this never
 #: collides with Ground Truth's own ``<output_path>/<job>/`` output.
 CONFIG_FOLDER = "_gt_provider"
+CONTENT_CLASSIFIERS = ("FreeOfPersonallyIdentifiableInformation", "FreeOfAdultContent")
+STOPPING_CONDITIONS = ("MaxHumanLabeledObjectCount", "MaxPercentageOfInputDatasetLabeled")
 
 
 def _slug(text: str) -> str:
@@ -81,7 +83,11 @@ def check_workteam_arn(workteam_arn: object) -> None:
 
 @dataclass(frozen=True)
 class LabelingJobSpec:
-    """Everything a labeling job needs, in the operator's terms; validated on creation."""
+    """Everything a labeling job needs, in the operator's terms; validated on creation.
+
+    ``None`` for an ARN means "the built-in one of this task type and region" (from the
+    ``task_types`` registry); pass it explicitly for Custom jobs or regions outside the table.
+    """
 
     task_type: str
     job_name: str
@@ -92,7 +98,7 @@ class LabelingJobSpec:
     role_arn: str
     short_instructions: str
     full_instructions: str = ""
-    label_attribute_name: str = "label"
+    label_attribute_name: str | None = None
     workers_per_object: int = 3
     task_title: str | None = None
     task_description: str | None = None
@@ -100,28 +106,39 @@ class LabelingJobSpec:
     task_time_limit: int = 300
     task_availability_lifetime: int = 10 * 24 * 3600
     max_concurrent_tasks: int | None = None
+    content_classifiers: Sequence[str] = ()
+    stopping_conditions: Mapping[str, int] | None = None
+    auto_labeling: bool = False
+    kms_key_id: str | None = None
+    volume_kms_key_id: str | None = None
+    vpc_config: Mapping[str, Sequence[str]] | None = None
     tags: Mapping[str, str] = field(default_factory=dict)
+    audit_label_attribute_name: str | None = None
+    pre_human_task_lambda_arn: str | None = None
+    annotation_consolidation_lambda_arn: str | None = None
+    human_task_ui_arn: str | None = None
+    ui_template_s3_uri: str | None = None
+    auto_labeling_algorithm_arn: str | None = None
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.task_type not in SUPPORTED_TASK_TYPES:
-            known = task_types.get_task_type(self.task_type)  # unknown name: error with a suggestion
-            raise UnknownTaskTypeError(
-                f"task_type {known.name!r} is a Ground Truth task type this version cannot build yet; "
-                f"supported: {', '.join(SUPPORTED_TASK_TYPES)}"
+        info = task_types.get_task_type(self.task_type)  # unknown name: error with a suggestion
+        if self.label_attribute_name is None:
+            default = (
+                "label-ref" if info.label_attribute_rule is task_types.LabelAttributeRule.MUST_END_WITH_REF else "label"
             )
-        info = self.info
+            object.__setattr__(self, "label_attribute_name", default)
         if not isinstance(self.job_name, str) or not limits.NAME_PATTERN.match(self.job_name):
             raise InvalidLabelingJobConfigError(
                 f"job_name must be 1-63 letters, digits and hyphens, starting and ending with a letter or digit, "
                 f"got {self.job_name!r}"
             )
-        for name in ("input_manifest_uri", "output_path"):
-            if not _is_s3_uri(getattr(self, name)):
-                raise InvalidLabelingJobConfigError(
-                    f"{name} must be an s3://bucket/key URI, got {getattr(self, name)!r}"
-                )
+        for name in ("input_manifest_uri", "output_path", "ui_template_s3_uri"):
+            value = getattr(self, name)
+            if (value is not None or name != "ui_template_s3_uri") and not _is_s3_uri(value):
+                raise InvalidLabelingJobConfigError(f"{name} must be an s3://bucket/key URI, got {value!r}")
         self._check_labels(info)
-        reason = info.check_label_attribute_name(self.label_attribute_name)
+        reason = info.check_label_attribute_name(self.label_attribute_name)  # type: ignore[arg-type]
         if reason:
             raise InvalidLabelingJobConfigError(f"label_attribute_name {self.label_attribute_name!r}: {reason}")
         check_workteam_arn(self.workteam_arn)
@@ -129,6 +146,24 @@ class LabelingJobSpec:
             raise InvalidLabelingJobConfigError(
                 f"role_arn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), got {self.role_arn!r}"
             )
+        self._check_task_settings(info)
+        self._check_job_settings(info)
+
+    def _check_labels(self, info: task_types.TaskType) -> None:
+        if isinstance(self.labels, str) or not all(isinstance(label, str) and label.strip() for label in self.labels):
+            raise InvalidLabelingJobConfigError(f"labels must be a list of non-empty strings, got {self.labels!r}")
+        reason = info.check_label_count(len(self.labels))
+        if reason:
+            raise InvalidLabelingJobConfigError(f"labels: {reason}")
+        for label in self.labels:
+            reason = info.check_label_name(label)
+            if reason:
+                raise InvalidLabelingJobConfigError(f"labels: {label!r}: {reason}")
+        duplicates = sorted({label for label in self.labels if list(self.labels).count(label) > 1})
+        if duplicates:
+            raise InvalidLabelingJobConfigError(f"labels must be unique; repeated: {duplicates}")
+
+    def _check_task_settings(self, info: task_types.TaskType) -> None:
         _check_int("workers_per_object", self.workers_per_object, *limits.WORKERS_PER_OBJECT)
         _check_int(
             "task_time_limit",
@@ -156,20 +191,49 @@ class LabelingJobSpec:
                 raise InvalidLabelingJobConfigError(
                     f"task_keywords item {keyword!r} must be 1-30 letters, digits and single spaces"
                 )
+
+    def _check_job_settings(self, info: task_types.TaskType) -> None:
         if len(self.tags) > limits.MAX_TAGS:
             raise InvalidLabelingJobConfigError(
                 f"tags must have at most {limits.MAX_TAGS} entries, got {len(self.tags)}"
             )
-
-    def _check_labels(self, info: task_types.TaskType) -> None:
-        if isinstance(self.labels, str) or not all(isinstance(label, str) and label.strip() for label in self.labels):
-            raise InvalidLabelingJobConfigError(f"labels must be a list of non-empty strings, got {self.labels!r}")
-        reason = info.check_label_count(len(self.labels))
-        if reason:
-            raise InvalidLabelingJobConfigError(f"labels: {reason}")
-        duplicates = sorted({label for label in self.labels if list(self.labels).count(label) > 1})
-        if duplicates:
-            raise InvalidLabelingJobConfigError(f"labels must be unique; repeated: {duplicates}")
+        unknown = sorted(set(self.content_classifiers) - set(CONTENT_CLASSIFIERS))
+        if unknown:
+            raise InvalidLabelingJobConfigError(f"content_classifiers: {unknown} not in {list(CONTENT_CLASSIFIERS)}")
+        for key, value in (self.stopping_conditions or {}).items():
+            if key == "MaxHumanLabeledObjectCount":
+                _check_int(f"stopping_conditions[{key!r}]", value, 1, 10**9)
+            elif key == "MaxPercentageOfInputDatasetLabeled":
+                _check_int(f"stopping_conditions[{key!r}]", value, *limits.MAX_PERCENTAGE_LABELED)
+            else:
+                raise InvalidLabelingJobConfigError(
+                    f"stopping_conditions: unknown key {key!r}; allowed: {list(STOPPING_CONDITIONS)}"
+                )
+        if self.auto_labeling and not info.supports_auto_labeling:
+            supported = sorted(name for name, t in task_types.TASK_TYPES.items() if t.supports_auto_labeling)
+            raise InvalidLabelingJobConfigError(
+                f"auto_labeling is not available for {info.name}; Ground Truth supports it for {supported}"
+            )
+        if self.vpc_config is not None:
+            for key, (low, high) in {"SecurityGroupIds": (1, 5), "Subnets": (1, 16)}.items():
+                values = self.vpc_config.get(key)
+                if isinstance(values, str) or not isinstance(values, Sequence) or not low <= len(values) <= high:
+                    raise InvalidLabelingJobConfigError(f"vpc_config[{key!r}] must be a list of {low} to {high} ids")
+        if info.is_review and not self.audit_label_attribute_name:
+            raise InvalidLabelingJobConfigError(
+                f"{info.name} reviews an earlier job's labels: pass audit_of=<the earlier job's result> "
+                "(or audit_label_attribute_name and its output manifest as input_manifest_uri)"
+            )
+        if info.lambda_name is None and not (
+            self.pre_human_task_lambda_arn and self.annotation_consolidation_lambda_arn
+        ):
+            raise InvalidLabelingJobConfigError(
+                "task_type 'Custom' needs pre_human_task_lambda_arn and annotation_consolidation_lambda_arn"
+            )
+        if info.human_task_ui_name is None and self.ui_template_s3_uri is None and not has_template(info.name):
+            raise InvalidLabelingJobConfigError(
+                f"task_type {info.name!r} needs ui_template_s3_uri (your worker task template in S3)"
+            )
 
     @property
     def info(self) -> task_types.TaskType:
@@ -177,7 +241,7 @@ class LabelingJobSpec:
 
     @property
     def title(self) -> str:
-        return self.task_title or f"Classify: {', '.join(self.labels)}"[:128]
+        return self.task_title or f"{self.task_type}: {', '.join(self.labels)}"[:128]
 
     @property
     def description(self) -> str:
@@ -192,8 +256,13 @@ class LabelingJobSpec:
         return f"{self.config_prefix}/label-categories.json"
 
     @property
+    def uploads_template(self) -> bool:
+        """True when gt_provider renders and uploads the worker template (not a UI ARN, not the user's)."""
+        return self.info.human_task_ui_name is None and self.ui_template_s3_uri is None
+
+    @property
     def ui_template_uri(self) -> str:
-        return f"{self.config_prefix}/worker-template.liquid.html"
+        return self.ui_template_s3_uri or f"{self.config_prefix}/worker-template.liquid.html"
 
     @property
     def output_manifest_uri(self) -> str:
@@ -201,12 +270,16 @@ class LabelingJobSpec:
         return f"{self.output_path.rstrip('/')}/{self.job_name}/manifests/output/output.manifest"
 
     def request(self, region: str) -> dict[str, Any]:
-        """The CreateLabelingJob request (raises UnsupportedRegionError for unknown regions)."""
+        """The CreateLabelingJob request (UnsupportedRegionError when a built-in ARN is unknown there)."""
         info = self.info
         human_task_config: dict[str, Any] = {
             "WorkteamArn": self.workteam_arn,
-            "UiConfig": {"UiTemplateS3Uri": self.ui_template_uri},
-            "PreHumanTaskLambdaArn": info.pre_human_task_lambda_arn(region),
+            "UiConfig": (
+                {"HumanTaskUiArn": self.human_task_ui_arn or info.human_task_ui_arn(region)}
+                if info.human_task_ui_name and not self.ui_template_s3_uri
+                else {"UiTemplateS3Uri": self.ui_template_uri}
+            ),
+            "PreHumanTaskLambdaArn": self.pre_human_task_lambda_arn or info.pre_human_task_lambda_arn(region),
             "TaskKeywords": list(self.task_keywords),
             "TaskTitle": self.title,
             "TaskDescription": self.description,
@@ -214,23 +287,56 @@ class LabelingJobSpec:
             "TaskTimeLimitInSeconds": self.task_time_limit,
             "TaskAvailabilityLifetimeInSeconds": self.task_availability_lifetime,
             "AnnotationConsolidationConfig": {
-                "AnnotationConsolidationLambdaArn": info.annotation_consolidation_lambda_arn(region)
+                "AnnotationConsolidationLambdaArn": self.annotation_consolidation_lambda_arn
+                or info.annotation_consolidation_lambda_arn(region)
             },
         }
         if self.max_concurrent_tasks is not None:
             human_task_config["MaxConcurrentTaskCount"] = self.max_concurrent_tasks
+        input_config: dict[str, Any] = {"DataSource": {"S3DataSource": {"ManifestS3Uri": self.input_manifest_uri}}}
+        if self.content_classifiers:
+            input_config["DataAttributes"] = {"ContentClassifiers": list(self.content_classifiers)}
+        output_config: dict[str, Any] = {"S3OutputPath": self.output_path}
+        if self.kms_key_id:
+            output_config["KmsKeyId"] = self.kms_key_id
         request: dict[str, Any] = {
             "LabelingJobName": self.job_name,
             "LabelAttributeName": self.label_attribute_name,
-            "InputConfig": {"DataSource": {"S3DataSource": {"ManifestS3Uri": self.input_manifest_uri}}},
-            "OutputConfig": {"S3OutputPath": self.output_path},
+            "InputConfig": input_config,
+            "OutputConfig": output_config,
             "RoleArn": self.role_arn,
             "LabelCategoryConfigS3Uri": self.label_config_uri,
             "HumanTaskConfig": human_task_config,
         }
+        if self.stopping_conditions:
+            request["StoppingConditions"] = dict(self.stopping_conditions)
+        if self.auto_labeling:
+            algorithms: dict[str, Any] = {
+                "LabelingJobAlgorithmSpecificationArn": self.auto_labeling_algorithm_arn
+                or info.auto_labeling_algorithm_arn(region)
+            }
+            resources: dict[str, Any] = {}
+            if self.volume_kms_key_id:
+                resources["VolumeKmsKeyId"] = self.volume_kms_key_id
+            if self.vpc_config:
+                resources["VpcConfig"] = {key: list(value) for key, value in self.vpc_config.items()}
+            if resources:
+                algorithms["LabelingJobResourceConfig"] = resources
+            request["LabelingJobAlgorithmsConfig"] = algorithms
         if self.tags:
             request["Tags"] = [{"Key": key, "Value": value} for key, value in self.tags.items()]
-        return request
+        return _deep_merge(request, self.config_overrides)
+
+
+def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``overrides`` applied: nested dicts merged, anything else replaced."""
+    merged = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 #: What must match for a retried task to re-attach to an existing job: where the data

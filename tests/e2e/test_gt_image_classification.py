@@ -47,3 +47,27 @@ def test_dag_labels_builds_a_dataset_and_trains_a_model(aws, airflow_db):
     artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(artifact)) as tar:
         assert {"model.pkl", "metrics.json"} <= set(tar.getnames())
+
+
+def test_dag_completes_under_30_percent_throttling_without_duplicate_jobs(aws, airflow_db, monkeypatch):
+    """30 % of SageMaker calls throttled: botocore retries (configured on the connection, as a
+    team facing throttling would), the run succeeds, and no call ends up creating a second job."""
+    import os
+
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    connection = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
+    connection["extra"]["config_kwargs"] = {"retries": {"mode": "standard", "max_attempts": 15}}
+    monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
+    aws.configure(speed=50, throttle_rate=0.3)
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+
+    run = dag.test(run_conf={"max_objects": 40, "workers_per_object": 1})
+
+    aws.configure(speed=50, throttle_rate=0.0)
+    assert run.state == "success"
+    sagemaker = aws.client("sagemaker")
+    assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
+    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from types import SimpleNamespace
 
 import pytest
@@ -13,12 +14,20 @@ from gt_provider.exceptions import (
     LabelingJobFailedError,
     PublicWorkforceUnavailableError,
 )
-from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
+from gt_provider.links.labeling import GroundTruthLabelingJobLink
+from gt_provider.operators.labeling import GroundTruthLabelingJobOperator, GroundTruthStopLabelingJobOperator
+
+
+class _TaskInstance(SimpleNamespace):
+    """execute() reads only the task instance's identity and pushes XCom (the console link):
+    a full TaskInstance, which needs a scheduler's DAG run, adds nothing to what is tested here."""
+
+    def xcom_push(self, key: str, value: object) -> None:
+        self.pushed[key] = value
 
 
 def _context(run_id: str = "manual__1") -> dict:
-    """execute() reads only the task instance's identity; a full TaskInstance is not needed for that."""
-    return {"ti": SimpleNamespace(dag_id="dag", task_id="label", run_id=run_id, map_index=-1)}
+    return {"ti": _TaskInstance(dag_id="dag", task_id="label", run_id=run_id, map_index=-1, pushed={})}
 
 
 def _operator(aws, manifest_uri: str, **overrides) -> GroundTruthLabelingJobOperator:
@@ -210,3 +219,100 @@ class TestIdempotency:
         jobs = sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]
         assert [job["LabelingJobName"] for job in jobs] == [result["job_name"]]
         assert result["status"] == "Completed"
+
+
+class TestLinksLineageAndKill:
+    def test_console_link_is_persisted(self, aws, manifest):
+        context = _context()
+        result = _operator(aws, manifest).execute(context)
+        link = context["ti"].pushed["gt_labeling_job"]
+        assert link == {"region_name": "us-east-1", "aws_domain": "aws.amazon.com", "job_name": result["job_name"]}
+        assert GroundTruthLabelingJobLink().format_link(**link) == (
+            "https://console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1"
+            f"#/labeling-jobs/details/{result['job_name']}"
+        )
+
+    def test_openlineage_from_input_manifest_to_output_manifest(self, aws, manifest):
+        result = _operator(aws, manifest).execute(_context())
+        ti = SimpleNamespace(task_id="label", xcom_pull=lambda task_ids: result)
+        lineage = _operator(aws, manifest).get_openlineage_facets_on_complete(ti)
+        assert [(d.namespace, d.name) for d in lineage.inputs] == [(f"s3://{aws.bucket}", "in/input.manifest")]
+        assert [(d.namespace, d.name) for d in lineage.outputs] == [
+            (f"s3://{aws.bucket}", f"labeling/output/{result['job_name']}/manifests/output/output.manifest")
+        ]
+
+    @pytest.mark.parametrize(("stop_on_kill", "expected"), [(True, "Stopping"), (False, "InProgress")])
+    def test_on_kill_stops_the_job(self, aws, manifest, stop_on_kill, expected):
+        aws.configure(speed=1, manual_clock=True, initializing_seconds=1, objects_per_second=0.01)
+        operator = _operator(aws, manifest, wait_for_completion=False, stop_on_kill=stop_on_kill)
+        result = operator.execute(_context())
+        aws.advance(2)
+        operator.on_kill()
+        status = aws.client("sagemaker").describe_labeling_job(LabelingJobName=result["job_name"])["LabelingJobStatus"]
+        assert status == expected
+
+    def test_input_over_the_task_types_object_limit_is_refused_before_create(self, aws):
+        lines = "".join(f'{{"source-ref": "s3://{aws.bucket}/i/{i}.png"}}\n' for i in range(20_001))
+        big = aws.put_text("in/big.manifest", lines)
+        with pytest.raises(
+            InvalidLabelingJobConfigError, match="20001 objects; SemanticSegmentation jobs take at most 20000"
+        ):
+            _operator(aws, big, task_type="SemanticSegmentation").execute(_context())
+        assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
+
+    def test_auto_labeling_needs_1250_objects(self, aws, manifest):
+        with pytest.raises(InvalidLabelingJobConfigError, match="at least 1250 objects"):
+            _operator(aws, manifest, auto_labeling=True).execute(_context())
+
+
+class TestGroundTruthStopLabelingJobOperator:
+    def test_stops_and_waits_for_stopped_with_partial_output(self, aws, manifest):
+        aws.configure(speed=1, manual_clock=True, initializing_seconds=0, objects_per_second=1)
+        started = _operator(aws, manifest, wait_for_completion=False).execute(_context())
+        aws.advance(4)
+        threading.Timer(1.5, aws.advance, args=(60,)).start()
+
+        result = GroundTruthStopLabelingJobOperator(
+            task_id="stop", job_name=started["job_name"], waiter_delay=1, waiter_max_attempts=30
+        ).execute(_context())
+
+        assert result["status"] == "Stopped"
+        assert result["label_counters"]["TotalLabeled"] == 4
+        assert len(aws.get_text(result["output_manifest_uri"]).splitlines()) == 4
+
+
+class TestReviewJobs:
+    def test_verification_job_reviews_the_first_jobs_output(self, aws):
+        lines = [
+            {
+                "source-ref": f"s3://{aws.bucket}/i/{i}.png",
+                "gt-local-answer": {
+                    "image_size": {"width": 64, "height": 64},
+                    "boxes": [{"label": "cat", "left": 5, "top": 5, "width": 20, "height": 20}],
+                },
+            }
+            for i in range(6)
+        ]
+        boxes_manifest = aws.put_text("in/boxes.manifest", "".join(json.dumps(line) + "\n" for line in lines))
+        first = _operator(aws, boxes_manifest, task_type="BoundingBox", labels=["cat", "dog"]).execute(_context())
+        context = {"ti": _TaskInstance(dag_id="dag", task_id="verify", run_id="manual__1", map_index=-1, pushed={})}
+
+        review = _operator(
+            aws,
+            None,
+            task_id="verify",
+            task_type="VerificationBoundingBox",
+            labels=["correct", "incorrect"],
+            audit_of=first,
+        ).execute(context)
+
+        assert review["input_manifest_uri"] == first["output_manifest_uri"]
+        config = json.loads(
+            aws.get_text(f"s3://{aws.bucket}/labeling/output/_gt_provider/{review['job_name']}/label-categories.json")
+        )
+        assert config["auditLabelAttributeName"] == first["label_attribute_name"]
+        assert review["status"] == "Completed"
+        output = [json.loads(line) for line in aws.get_text(review["output_manifest_uri"]).splitlines()]
+        assert len(output) == 6
+        assert all(first["label_attribute_name"] in line for line in output)  # the reviewed labels travel along
+        assert all(line["label-metadata"]["type"] == "groundtruth/label-verification" for line in output)

@@ -145,5 +145,11 @@ class GroundTruthHook(AwsBaseHook):
         self.s3_hook.load_string(text, key=key, bucket_name=bucket, replace=True)
         return s3_uri
 
+    def count_manifest_objects(self, s3_uri: str) -> int:
+        """Non-blank lines of a JSON Lines manifest, streamed (never read whole into memory)."""
+        bucket, key = S3Hook.parse_s3_url(s3_uri)
+        body = self.s3_hook.get_key(key, bucket_name=bucket).get()["Body"]
+        return sum(1 for line in body.iter_lines() if line.strip())
+
     def upload_json(self, document: Any, s3_uri: str) -> str:
         return self.upload_text(json.dumps(document, indent=2), s3_uri)

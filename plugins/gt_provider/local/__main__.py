@@ -36,6 +36,8 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--object-failure-rate", type=float, default=0.0, help="fraction of objects whose tasks expire")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--throttle-rate", type=float, default=0.0, help="fraction of SageMaker calls throttled")
+    parser.add_argument("--server-error-rate", type=float, default=0.0, help="fraction of SageMaker calls failing 500")
     parser.add_argument("--no-bootstrap", action="store_true", help="do not create the demo bucket, role and workteam")
 
 
@@ -48,6 +50,8 @@ def _apply_settings(args: argparse.Namespace) -> None:
         worker_accuracies=[float(a) for a in args.worker_accuracy.split(",")],
         object_failure_rate=args.object_failure_rate,
         seed=args.seed,
+        throttle_rate=args.throttle_rate,
+        server_error_rate=args.server_error_rate,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
 from typing import Any
 
@@ -52,6 +53,34 @@ def _advance(body: dict[str, Any]) -> dict[str, Any]:
     return {"advanced": float(body.get("seconds", 0))}
 
 
+_faults = random.Random(0)
+
+
+def _with_fault_injection(call_action: Any) -> Any:
+    """Answer a configured fraction of SageMaker calls with throttling or a server error, unprocessed."""
+
+    def call(self: Any) -> Any:
+        config = local_settings.current()
+        draw = _faults.random() if config.throttle_rate or config.server_error_rate else 1.0
+        if draw < config.throttle_rate:
+            return (
+                400,
+                {"Content-Type": "application/x-amz-json-1.1"},
+                json.dumps(
+                    {"__type": "ThrottlingException", "message": "Rate exceeded (gt_provider.local fault injection)"}
+                ),
+            )
+        if draw < config.throttle_rate + config.server_error_rate:
+            return (
+                500,
+                {"Content-Type": "application/x-amz-json-1.1"},
+                json.dumps({"__type": "InternalFailure", "message": "gt_provider.local fault injection"}),
+            )
+        return call_action(self)
+
+    return call
+
+
 def install() -> None:
     """Add Ground Truth and local training to moto (idempotent, once per process)."""
     global _installed
@@ -79,6 +108,7 @@ def install() -> None:
             return result
 
         SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
+        SageMakerResponse.call_action = _with_fault_injection(SageMakerResponse.call_action)  # type: ignore[method-assign]
         moto_api_urls.url_paths["{0}/moto-api/gt-local/config"] = _control(_configure)
         moto_api_urls.url_paths["{0}/moto-api/gt-local/advance"] = _control(_advance)
         _installed = True

@@ -72,9 +72,16 @@ class Settings:
     #: Fraction of data objects that fail labeling (tasks expire), in [0, 1).
     object_failure_rate: float = 0.0
     seed: int = 0
+    #: Fractions of SageMaker API calls answered with ThrottlingException (400) or an
+    #: InternalFailure (500) before they are processed, for reliability tests.
+    throttle_rate: float = 0.0
+    server_error_rate: float = 0.0
     clock: Clock = field(init=False)
 
     def __post_init__(self) -> None:
+        for name in ("throttle_rate", "server_error_rate"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
         if not 0 <= self.object_failure_rate < 1:
             raise ValueError(f"object_failure_rate must be in [0, 1), got {self.object_failure_rate}")
         if not self.worker_accuracies or not all(0 < a <= 1 for a in self.worker_accuracies):
@@ -93,6 +100,8 @@ class Settings:
             "worker_accuracies": list(self.worker_accuracies),
             "object_failure_rate": self.object_failure_rate,
             "seed": self.seed,
+            "throttle_rate": self.throttle_rate,
+            "server_error_rate": self.server_error_rate,
         }
 
 
