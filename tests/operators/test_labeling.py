@@ -16,6 +16,7 @@ from gt_provider.exceptions import (
 )
 from gt_provider.links.labeling import GroundTruthLabelingJobLink
 from gt_provider.operators.labeling import GroundTruthLabelingJobOperator, GroundTruthStopLabelingJobOperator
+from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
 
 class _TaskInstance(SimpleNamespace):
@@ -114,9 +115,15 @@ class TestGroundTruthLabelingJobOperator:
         assert "Contents" not in aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix="labeling/")
 
     def test_failed_job_fails_the_task_with_the_reason(self, aws):
-        empty = aws.put_text("in/empty.manifest", "")
-        with pytest.raises(LabelingJobFailedError, match="input manifest is empty"):
+        broken = aws.put_text("in/broken.manifest", '{"source-ref": "s3://b/1.png"}\n{not json\n')
+        with pytest.raises(LabelingJobFailedError, match="line 2 is not valid JSON"):
+            _operator(aws, broken).execute(_context())
+
+    def test_empty_manifest_is_refused_before_any_job(self, aws):
+        empty = aws.put_text("in/empty.manifest", "\n")
+        with pytest.raises(InvalidLabelingJobConfigError, match="has no objects"):
             _operator(aws, empty).execute(_context())
+        assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
 
 
 class TestDeferrable:
@@ -316,3 +323,31 @@ class TestReviewJobs:
         assert len(output) == 6
         assert all(first["label_attribute_name"] in line for line in output)  # the reviewed labels travel along
         assert all(line["label-metadata"]["type"] == "groundtruth/label-verification" for line in output)
+
+
+class TestWaitingMatrix:
+    """no_wait / wait / defer for the labeling operator and the stop operator."""
+
+    @pytest.mark.parametrize("mode", ["no_wait", "wait", "defer"])
+    def test_labeling_operator(self, aws, manifest, mode):
+        from airflow.providers.common.compat.sdk import TaskDeferred
+
+        operator = _operator(aws, manifest, wait_for_completion=mode != "no_wait", deferrable=mode == "defer")
+        if mode == "defer":
+            with pytest.raises(TaskDeferred) as deferred:
+                operator.execute(_context())
+            assert isinstance(deferred.value.trigger, GroundTruthLabelingJobTrigger)
+            return
+        if mode == "no_wait":
+            aws.configure(speed=1, manual_clock=True)
+        result = operator.execute(_context())
+        assert result["status"] == ("Initializing" if mode == "no_wait" else "Completed")
+
+    @pytest.mark.parametrize("wait", [False, True])
+    def test_stop_operator(self, aws, manifest, wait):
+        aws.configure(speed=1, manual_clock=True, stopping_seconds=0)
+        started = _operator(aws, manifest, wait_for_completion=False).execute(_context())
+        result = GroundTruthStopLabelingJobOperator(
+            task_id="stop", job_name=started["job_name"], wait_for_completion=wait, waiter_delay=1
+        ).execute(_context())
+        assert result["status"] == "Stopped"

@@ -8,6 +8,11 @@ A labeling job's status is derived, never slept on: :class:`LabelingTimeline` ma
 emulated seconds since creation (see ``settings.Clock``) to a state and a number of labeled
 objects. The job's output is written to S3 the first time the job is seen in a terminal
 state, in Ground Truth's layout under ``<S3OutputPath>/<job-name>/``.
+
+What workers answer and how answers consolidate is the task type's business
+(:mod:`gt_provider.local.annotations`); this module reads the inputs, decides which objects
+fail, and writes everything Ground Truth writes: worker responses, consolidation
+responses, label artifacts (masks, ``SeqLabel.json``) and the output manifest.
 """
 
 from __future__ import annotations
@@ -22,6 +27,10 @@ from typing import Any
 from gt_provider import limits, task_types
 from gt_provider.limits import NAME_PATTERN
 from gt_provider.local import settings as local_settings
+
+# Imported by name: ``from gt_provider.local import annotations`` would find the package's
+# ``from __future__ import annotations`` feature object instead of the submodule.
+from gt_provider.local.annotations import SIMULATIONS, JobSpec, ObjectSource, ReferenceFormatError, Simulation
 from gt_provider.local.exceptions import (
     ResourceInUse,
     ResourceNotFound,
@@ -29,22 +38,10 @@ from gt_provider.local.exceptions import (
     constraint_error,
 )
 from gt_provider.local.s3 import S3Store, split_s3_uri
-from gt_provider.local.workforce import (
-    ObjectOutcome,
-    consolidate_single_label,
-    simulate_answers,
-    worker_pool,
-)
+from gt_provider.local.workforce import ObjectOutcome, PreparedObject, simulate_answers, worker_pool
 from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES
 
 TERMINAL = SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
-
-#: Task types whose workers and consolidation the emulator simulates, with the name of the
-#: crowd element that carries the answer in the worker response.
-SIMULATED_SINGLE_LABEL = {
-    "ImageMultiClass": "crowd-image-classifier",
-    "TextMultiClass": "crowd-classifier",
-}
 
 
 def _now() -> datetime:
@@ -148,17 +145,28 @@ class LabelingTimeline:
         return ("Completed" if done >= self.n_objects else "InProgress"), done
 
 
+@dataclass(frozen=True)
+class LabelConfig:
+    """The parts of the label category configuration the local Ground Truth uses."""
+
+    labels: list[str]
+    entries: list[dict[str, Any]]
+    audit_label_attribute_name: str | None = None
+
+
 @dataclass
 class LabelingJob:
     request: dict[str, Any]
     arn: str
     region: str
     task_type: task_types.TaskType | None
-    labels: list[str]
+    label_config: LabelConfig
     lines: list[dict[str, Any]]
     timeline: LabelingTimeline
     created_mark: tuple[float, float]
     created: datetime
+    #: 1-based line number of each entry of ``lines`` in the input manifest (blank lines skipped).
+    line_numbers: list[int] = field(default_factory=list)
     #: Set when the input is unusable: the job fails once initialization is over.
     failure_reason: str | None = None
     outcomes: list[ObjectOutcome] = field(default_factory=list)
@@ -171,6 +179,24 @@ class LabelingJob:
     @property
     def name(self) -> str:
         return self.request["LabelingJobName"]
+
+    @property
+    def labels(self) -> list[str]:
+        return self.label_config.labels
+
+    @property
+    def simulation(self) -> Simulation:
+        return SIMULATIONS[self.task_type.name]  # type: ignore[union-attr]
+
+    def spec(self) -> JobSpec:
+        """What the task type's simulation needs to know of this job."""
+        return JobSpec(
+            name=self.name,
+            task_type=self.task_type,  # type: ignore[arg-type]
+            labels=tuple(self.label_config.labels),
+            label_entries=tuple(self.label_config.entries),
+            audit_label_attribute_name=self.label_config.audit_label_attribute_name,
+        )
 
     @property
     def label_attribute_name(self) -> str:
@@ -386,23 +412,24 @@ class GroundTruthBackend:
             split_s3_uri(output_path)
         except ValueError:
             raise ValidationException(f"OutputConfig.S3OutputPath '{output_path}' is not an s3:// URI") from None
-        labels = self._labels(request.get("LabelCategoryConfigS3Uri"), task_type)
-        lines = self._manifest_lines(request)
+        label_config = self._label_config(request.get("LabelCategoryConfigS3Uri"), task_type)
+        lines, line_numbers = self._manifest_lines(request)
         if request.get("LabelingJobAlgorithmsConfig") and not (task_type and task_type.auto_labeling_algorithm):
             raise ValidationException(
                 f"Automated data labeling is not supported for task type "
                 f"{task_type.name if task_type else 'Custom'}; it is supported for single-label image "
                 "and text classification, bounding box and semantic segmentation."
             )
-        failure = self._initialization_failure(request, task_type, labels, lines)
+        failure = self._initialization_failure(request, task_type, label_config.labels, lines)
         config = local_settings.current()
         job = LabelingJob(
             request=request,
             arn=f"arn:aws:sagemaker:{self.region}:{self.account_id}:labeling-job/{request['LabelingJobName'].lower()}",
             region=self.region,
             task_type=task_type,
-            labels=labels,
+            label_config=label_config,
             lines=lines if isinstance(lines, list) else [],
+            line_numbers=line_numbers,
             timeline=LabelingTimeline(
                 config.initializing_seconds,
                 config.objects_per_second,
@@ -519,28 +546,39 @@ class GroundTruthBackend:
         except ValueError:
             raise ValidationException(f"{field_name} '{uri}' is not an s3:// URI") from None
 
-    def _labels(self, uri: str | None, task_type: task_types.TaskType | None) -> list[str]:
+    def _label_config(self, uri: str | None, task_type: task_types.TaskType | None) -> LabelConfig:
         if not uri:
-            return []
+            return LabelConfig([], [])
         body = self._get(uri, "LabelCategoryConfigS3Uri")
         if body is None:
             raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}' does not exist.")
         try:
             config = json.loads(body)
-            labels = [entry["label"] for entry in config["labels"]]
+            entries = [dict(entry) for entry in config["labels"]]
+            labels = [entry["label"] for entry in entries]
+            if not all(isinstance(label, str) for label in labels):
+                raise TypeError("every label must be a string")
         except (ValueError, KeyError, TypeError) as error:
             raise ValidationException(
                 f"LabelCategoryConfigS3Uri '{uri}' is not a label category configuration "
                 f'(expected {{"labels": [{{"label": ...}}, ...]}}): {error}'
             ) from None
+        if len(set(labels)) != len(labels):
+            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': label names must be unique, got {labels}")
+        audit = config.get("auditLabelAttributeName")
         if task_type:
             reason = task_type.check_label_count(len(labels))
             if reason:
                 raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': {reason}")
-        return labels
+            if task_type.requires_audit_label_attribute_name and not audit:
+                raise ValidationException(
+                    f"LabelCategoryConfigS3Uri '{uri}': {task_type.name} jobs review an earlier job's labels; "
+                    "the configuration must name its label attribute in 'auditLabelAttributeName'."
+                )
+        return LabelConfig(labels, entries, audit if isinstance(audit, str) and audit else None)
 
-    def _manifest_lines(self, request: dict[str, Any]) -> list[dict[str, Any]] | str:
-        """The parsed input manifest, or the reason the job will fail to initialize."""
+    def _manifest_lines(self, request: dict[str, Any]) -> tuple[list[dict[str, Any]] | str, list[int]]:
+        """The parsed input manifest and each line's number, or the reason the job will fail."""
         source = ((request.get("InputConfig") or {}).get("DataSource") or {}).get("S3DataSource") or {}
         uri = source.get("ManifestS3Uri")
         if not uri:
@@ -552,18 +590,19 @@ class GroundTruthBackend:
             raise ValidationException(
                 f"Cannot find the input manifest file at {uri}; check that it exists and that the role can read it."
             )
-        lines = []
+        lines, numbers = [], []
         for number, raw in enumerate(body.decode("utf-8", errors="replace").splitlines(), 1):
             if not raw.strip():
                 continue
             try:
                 line = json.loads(raw)
             except ValueError:
-                return f"ClientError: The input manifest line {number} is not valid JSON."
+                return f"ClientError: The input manifest line {number} is not valid JSON.", []
             if not isinstance(line, dict) or not ("source-ref" in line or "source" in line):
-                return f"ClientError: The input manifest line {number} has no 'source-ref' or 'source'."
+                return f"ClientError: The input manifest line {number} has no 'source-ref' or 'source'.", []
             lines.append(line)
-        return lines
+            numbers.append(number)
+        return lines, numbers
 
     @staticmethod
     def _initialization_failure(
@@ -584,50 +623,58 @@ class GroundTruthBackend:
                 f"ClientError: Automated data labeling needs at least {limits.MIN_AUTO_LABELING_OBJECTS} "
                 f"objects; the input manifest has {len(lines)}."
             )
-        if task_type is None or task_type.name not in SIMULATED_SINGLE_LABEL:
-            name = task_type.name if task_type else "Custom"
+        if task_type is None or task_type.name not in SIMULATIONS:
             return (
-                f"ClientError: gt_provider.local simulates workers for {', '.join(SIMULATED_SINGLE_LABEL)} "
-                f"only; {name} jobs are validated but cannot be labeled locally."
+                "ClientError: gt_provider.local labels the built-in task types only; this job's "
+                "PreHumanTaskLambdaArn and AnnotationConsolidationLambdaArn are a custom workflow, whose "
+                "Lambdas the local AWS does not run. The request was validated; run the job on AWS."
             )
         if not labels:
-            return "ClientError: LabelCategoryConfigS3Uri is required for classification jobs."
+            return f"ClientError: LabelCategoryConfigS3Uri is required for {task_type.name} jobs."
         return None
 
     # ---------------------------------------------------------- workers, output
     def _simulate(self, job: LabelingJob, config: local_settings.Settings) -> list[ObjectOutcome]:
+        """Prepare every object (a bad line fails only itself) and draw all workers' answers.
+
+        Everything random happens here, at creation, from one seed per job, so that the
+        counters are known while the job runs and a rerun gives the same output.
+        """
+        simulation, spec = job.simulation, job.spec()
         workers_per_object = job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"]
         pool = worker_pool(
             self.region, max(len(config.worker_accuracies), workers_per_object), config.worker_accuracies
         )
-        references = []
-        for line in job.lines:
-            answer = line.get(local_settings.REFERENCE_ANSWER_FIELD)
-            references.append(job.labels.index(answer) if answer in job.labels else None)
-        outcomes = simulate_answers(
-            reference_indices=references,
-            n_labels=len(job.labels),
+        objects: list[PreparedObject] = []
+        for line, number in zip(job.lines, job.line_numbers, strict=True):
+            source = ObjectSource(line, number, self._read_input)
+            try:
+                objects.append((simulation.prepare(source, spec), None))
+            except ReferenceFormatError as error:
+                objects.append((None, f"ClientError: gt_provider.local: input manifest line {number}: {error}."))
+        return simulate_answers(
+            objects=objects,
             workers_per_object=workers_per_object,
             pool=pool,
             failure_rate=config.object_failure_rate,
             seed=f"{config.seed}/{job.name}",
+            answer=lambda task, worker, rng: simulation.answer(task, worker, rng, spec),
+            seconds=simulation.seconds,
         )
-        for index, line in enumerate(job.lines):
-            answer = line.get(local_settings.REFERENCE_ANSWER_FIELD)
-            if answer is not None and answer not in job.labels:
-                outcomes[index] = ObjectOutcome(
-                    index,
-                    failure_reason=f"ClientError: gt_provider.local: the reference answer {answer!r} "
-                    f"is not one of the job's labels {job.labels}.",
-                )
-        return outcomes
+
+    def _read_input(self, uri: str) -> bytes | None:
+        """An object a manifest line points at (image, text, earlier label), or None."""
+        try:
+            return self._s3.get(uri)
+        except ValueError:
+            return None
 
     def _write_output(self, job: LabelingJob) -> None:
         if job.output_written:
             return
         processed = job.outcomes[: job.labeled]
-        consolidated = consolidate_single_label(processed, len(job.labels))
-        element = SIMULATED_SINGLE_LABEL[job.task_type.name]  # type: ignore[union-attr]
+        simulation, spec = job.simulation, job.spec()
+        consolidated = simulation.consolidate([outcome for outcome in processed if not outcome.failure_reason], spec)
         attribute = job.label_attribute_name
         started = job.created + timedelta(seconds=job.timeline.initializing_seconds)
         manifest_lines, consolidation = [], []
@@ -638,10 +685,17 @@ class GroundTruthBackend:
             if outcome.failure_reason:
                 metadata["failure-reason"] = outcome.failure_reason
             else:
-                label_index, confidence = consolidated[outcome.index]
-                line[attribute] = str(label_index)
-                metadata.update({"class-name": job.labels[label_index], "confidence": confidence})
-                self._write_worker_response(job, outcome, element, labeled_at)
+                result = consolidated[outcome.index]
+                line[attribute] = result.value
+                if result.artifact is not None:
+                    uri = (
+                        f"{job.output_prefix}/annotations/consolidated-annotation/output/"
+                        f"{outcome.index}/{result.artifact.name}"
+                    )
+                    self._s3.put(uri, result.artifact.body)
+                    line[attribute] = uri
+                metadata.update(result.metadata)
+                self._write_worker_response(job, outcome, labeled_at)
             metadata.update(
                 {
                     "type": job.task_type.output_type,  # type: ignore[union-attr]
@@ -672,9 +726,8 @@ class GroundTruthBackend:
         self._s3.put(job.output_manifest_uri, body.encode())
         job.output_written = True
 
-    def _write_worker_response(
-        self, job: LabelingJob, outcome: ObjectOutcome, element: str, labeled_at: datetime
-    ) -> None:
+    def _write_worker_response(self, job: LabelingJob, outcome: ObjectOutcome, labeled_at: datetime) -> None:
+        simulation, spec = job.simulation, job.spec()
         answers = []
         submitted = labeled_at
         for answer in outcome.answers:
@@ -682,7 +735,7 @@ class GroundTruthBackend:
             answers.append(
                 {
                     "workerId": answer.worker.worker_id,
-                    "answerContent": {element: {"label": job.labels[answer.label_index]}},
+                    "answerContent": simulation.answer_content(outcome.task, answer.content, spec),
                     "acceptanceTime": accepted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                     "submissionTime": submitted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
                     "timeSpentInSeconds": float(answer.seconds_spent),

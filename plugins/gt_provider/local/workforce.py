@@ -1,21 +1,22 @@
-"""The simulated private workforce and the consolidation of its answers.
+"""The simulated private workforce: who answers which object, and the one-coin Dawid-Skene model.
 
 Pure functions on plain data: no moto, no S3. ``models.py`` feeds them the parsed input
-manifest and writes what they return in Ground Truth's output layout.
+manifest, ``annotations`` says how a worker of a task type answers and how answers are
+consolidated, and ``models.py`` writes the result in Ground Truth's output layout.
 
-Each data object goes to N distinct workers of a pool; worker *w* gives the reference
-answer with probability ``accuracy[w]`` and otherwise one of the other labels, so workers
-really disagree. Consolidation is the one-coin Dawid-Skene model (expectation
-maximization over per-worker accuracy and class priors), the family of methods Ground
-Truth documents for classification; its posterior is the label's confidence.
+Each data object goes to N distinct workers of a pool, drawn from one random stream seeded
+by the job, so a run is reproducible. A worker's ``accuracy`` is how often it gives the
+reference answer (or how closely it draws it, for geometric tasks), so workers really
+disagree and consolidation has something to resolve.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -27,18 +28,29 @@ class Worker:
 
 @dataclass(frozen=True)
 class Answer:
+    """One worker's answer to one object; ``content`` is the task type's own form of it."""
+
     worker: Worker
-    label_index: int
+    content: Any
     seconds_spent: int
 
 
 @dataclass(frozen=True)
 class ObjectOutcome:
-    """What happened to one data object: its answers, or why it failed."""
+    """What happened to one data object: its task and answers, or why it failed.
+
+    ``task`` is what the task type's simulation parsed from the manifest line (reference
+    answer, earlier label, image size...); consolidation needs it again at output time.
+    """
 
     index: int
     answers: tuple[Answer, ...] = ()
     failure_reason: str | None = None
+    task: Any = None
+
+
+#: An object to answer, or the reason it fails before any worker sees it.
+PreparedObject = tuple[Any, str | None]
 
 
 def worker_pool(region: str, size: int, accuracies: Sequence[float]) -> list[Worker]:
@@ -58,68 +70,84 @@ def worker_pool(region: str, size: int, accuracies: Sequence[float]) -> list[Wor
 
 def simulate_answers(
     *,
-    reference_indices: Sequence[int | None],
-    n_labels: int,
+    objects: Sequence[PreparedObject],
     workers_per_object: int,
     pool: Sequence[Worker],
     failure_rate: float,
     seed: str,
+    answer: Callable[[Any, Worker, random.Random], Any],
+    seconds: tuple[int, int] = (3, 40),
 ) -> list[ObjectOutcome]:
-    """Answer every object; ``None`` as reference means no truth known: workers guess."""
+    """Answer every object with ``workers_per_object`` distinct workers of ``pool``.
+
+    ``answer(task, worker, rng)`` is the task type's worker; objects that already carry a
+    failure reason get no answers, and a share ``failure_rate`` of the others expire, as
+    tasks do when no worker takes them in time.
+    """
     rng = random.Random(seed)
     outcomes = []
-    for index, reference in enumerate(reference_indices):
+    for index, (task, failure) in enumerate(objects):
+        if failure:
+            outcomes.append(ObjectOutcome(index, failure_reason=failure))
+            continue
         if failure_rate and rng.random() < failure_rate:
             outcomes.append(ObjectOutcome(index, failure_reason="ClientError: Annotation tasks expired."))
             continue
         answers = []
         for worker in rng.sample(list(pool), workers_per_object):
-            if reference is None:
-                label = rng.randrange(n_labels)
-            elif rng.random() < worker.accuracy or n_labels == 1:
-                label = reference
-            else:
-                label = rng.choice([i for i in range(n_labels) if i != reference])
-            answers.append(Answer(worker, label, rng.randint(3, 40)))
-        outcomes.append(ObjectOutcome(index, tuple(answers)))
+            content = answer(task, worker, rng)
+            answers.append(Answer(worker, content, rng.randint(*seconds)))
+        outcomes.append(ObjectOutcome(index, tuple(answers), task=task))
     return outcomes
 
 
+def dawid_skene(
+    votes: Mapping[Any, Sequence[tuple[str, int]]], n_classes: int, iterations: int = 20
+) -> dict[Any, list[float]]:
+    """Posterior class probabilities per item from ``(worker_id, class)`` votes.
+
+    The one-coin model: each worker has one accuracy, wrong answers spread evenly over the
+    other classes. Expectation maximization estimates accuracies and class priors together,
+    so a worker who often disagrees with the rest counts for less. This is the family of
+    methods Ground Truth documents for classification consolidation.
+    """
+    workers = {worker for item_votes in votes.values() for worker, _ in item_votes}
+    accuracy = dict.fromkeys(workers, 0.7)
+    priors = [1.0 / n_classes] * n_classes
+    posteriors: dict[Any, list[float]] = {}
+    for _ in range(iterations):
+        for item, item_votes in votes.items():
+            scores = list(priors)
+            for worker, label in item_votes:
+                right = accuracy[worker]
+                wrong = (1 - right) / max(n_classes - 1, 1)
+                scores = [s * (right if c == label else wrong) for c, s in enumerate(scores)]
+            total = sum(scores) or 1.0
+            posteriors[item] = [s / total for s in scores]
+        correct = dict.fromkeys(workers, 0.0)
+        seen = dict.fromkeys(workers, 0)
+        for item, item_votes in votes.items():
+            for worker, label in item_votes:
+                correct[worker] += posteriors[item][label]
+                seen[worker] += 1
+        accuracy = {w: min(max(correct[w] / seen[w], 0.01), 0.99) for w in workers}
+        counts = [sum(p[c] for p in posteriors.values()) for c in range(n_classes)]
+        priors = [(count + 1) / (len(votes) + n_classes) for count in counts]
+    return posteriors
+
+
 def consolidate_single_label(
-    outcomes: Sequence[ObjectOutcome], n_labels: int, iterations: int = 20
+    votes: Mapping[int, Sequence[tuple[str, int]]], n_labels: int
 ) -> dict[int, tuple[int, float]]:
-    """Consolidated label index and confidence per object index (failed objects left out).
+    """Consolidated label index and confidence per object, by Dawid-Skene.
 
     With one answer per object there is nothing to weigh, and Ground Truth reports a
     confidence of 0.00; we do the same.
     """
-    answered = [outcome for outcome in outcomes if outcome.answers]
-    workers = {answer.worker.worker_id for outcome in answered for answer in outcome.answers}
-    accuracy = dict.fromkeys(workers, 0.7)
-    priors = [1.0 / n_labels] * n_labels
-    posteriors: dict[int, list[float]] = {}
-    for _ in range(iterations):
-        for outcome in answered:
-            scores = list(priors)
-            for answer in outcome.answers:
-                right = accuracy[answer.worker.worker_id]
-                wrong = (1 - right) / max(n_labels - 1, 1)
-                scores = [s * (right if c == answer.label_index else wrong) for c, s in enumerate(scores)]
-            total = sum(scores) or 1.0
-            posteriors[outcome.index] = [s / total for s in scores]
-        correct = dict.fromkeys(workers, 0.0)
-        seen = dict.fromkeys(workers, 0)
-        for outcome in answered:
-            for answer in outcome.answers:
-                correct[answer.worker.worker_id] += posteriors[outcome.index][answer.label_index]
-                seen[answer.worker.worker_id] += 1
-        accuracy = {w: min(max(correct[w] / seen[w], 0.01), 0.99) for w in workers}
-        counts = [sum(p[c] for p in posteriors.values()) for c in range(n_labels)]
-        priors = [(count + 1) / (len(answered) + n_labels) for count in counts]
+    posteriors = dawid_skene(votes, n_labels)
     result = {}
-    for outcome in answered:
-        posterior = posteriors[outcome.index]
+    for item, posterior in posteriors.items():
         best = max(range(n_labels), key=lambda c: (posterior[c], -c))
-        confidence = 0.0 if len(outcome.answers) == 1 else round(posterior[best], 2)
-        result[outcome.index] = (best, confidence)
+        confidence = 0.0 if len(votes[item]) == 1 else round(posterior[best], 2)
+        result[item] = (best, confidence)
     return result

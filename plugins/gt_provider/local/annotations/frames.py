@@ -1,0 +1,568 @@
+"""Video frame and 3D point cloud task types: sequences of frames with named objects.
+
+Ground Truth renders these UIs itself (HumanTaskUiArn). The simulation keeps to what the
+output needs: each frame lists objects (a 2D box in video, a cuboid in a point cloud),
+each object has a class and an instance name (``car:1``) that stays the same from frame to
+frame, which is what tracking labels. A worker draws each reference object with jitter and
+sometimes misses one; consolidation averages each instance over the workers who drew it in
+that frame and keeps it when most did. Point cloud semantic segmentation labels points,
+voted point by point like pixels.
+
+Output (developer guide, "Output Data"): video detection and tracking write a
+``SeqLabel.json`` (``detection-annotations`` / ``tracking-annotations``) whose S3 URI is the
+label; 3D object detection writes its cuboids inline; 3D object tracking a ``SeqLabel.json``
+with ``frame-number`` / ``frame-name``; 3D semantic segmentation a zlib-compressed array of
+one class id per point.
+
+The worker responses of these Ground Truth-rendered UIs are not documented; ours carry the
+worker's own version of the label under a made-up key (``video-frame-annotations``,
+``point-cloud-annotations``, ``point-cloud-segmentation``), in the output's structure.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from gt_provider.local.annotations.base import (
+    Artifact,
+    Consolidated,
+    JobSpec,
+    ObjectSource,
+    ReferenceFormatError,
+    Simulation,
+    color_map,
+    color_map_id,
+    confidence,
+    earlier_class_index,
+    earlier_label,
+    kept_by_vote,
+    label_index,
+    mapping,
+    number,
+    sequence,
+    used_class_map,
+)
+from gt_provider.local.workforce import ObjectOutcome, Worker
+
+SEQUENCE_LABEL_FILE = "SeqLabel.json"
+POINT_LABELS_FILE = "labels.zlib"
+CUBOID_FIELDS = ("center-x", "center-y", "center-z", "length", "width", "height", "roll", "pitch", "yaw")
+_ANGLES = ("roll", "pitch", "yaw")
+
+
+@dataclass(frozen=True)
+class FrameObject:
+    label: int
+    #: The instance, ``<label>:<n>``: the same object in every frame it appears in.
+    name: str
+    geometry: tuple[float, ...]
+    attributes: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Frame:
+    number: int
+    name: str
+    objects: tuple[FrameObject, ...]
+
+
+def consolidate_frames(answers: Sequence[Sequence[Frame]], integral: bool) -> list[tuple[Frame, list[float]]]:
+    """Each frame's instances that most workers drew, averaged, with one confidence per instance.
+
+    Instances are matched by name within a frame (workers label the same objects); the
+    class is the most common one among the workers who drew it.
+    """
+    n_workers = len(answers)
+    frames: dict[int, str] = {}
+    drawn: dict[int, dict[str, list[FrameObject]]] = {}
+    for sequence_ in answers:
+        for frame in sequence_:
+            frames.setdefault(frame.number, frame.name)
+            per_name = drawn.setdefault(frame.number, {})
+            for item in frame.objects:
+                per_name.setdefault(item.name, []).append(item)
+    consolidated = []
+    for number_ in sorted(frames):
+        objects, scores = [], []
+        for name, members in drawn.get(number_, {}).items():
+            if not kept_by_vote(len(members), n_workers):
+                continue
+            label = Counter(member.label for member in members).most_common(1)[0][0]
+            agreeing = [member for member in members if member.label == label]
+            mean = tuple(sum(values) / len(values) for values in zip(*(m.geometry for m in agreeing), strict=True))
+            if integral:
+                mean = tuple(float(round(value)) for value in mean)
+            objects.append(FrameObject(label, name, mean, agreeing[0].attributes))
+            scores.append(confidence(len(agreeing) / n_workers, n_workers))
+        consolidated.append((Frame(number_, frames[number_], tuple(objects)), scores))
+    return consolidated
+
+
+@dataclass(frozen=True)
+class FrameTask:
+    reference: tuple[Frame, ...] | None
+    earlier: tuple[Frame, ...] | None = None
+
+
+class _FrameObjects(Simulation):
+    """Shared by video and point cloud object detection / tracking (and their adjustment)."""
+
+    seconds = (60, 900)
+    integral: bool
+    default_frame_name: str
+    #: Output ``type`` of (detection, tracking) labels: what an adjustment job reviews.
+    output_types: tuple[str, str]
+
+    def __init__(self, *, tracking: bool, adjustment: bool = False) -> None:
+        self.tracking = tracking
+        self.adjustment = adjustment
+        self.reviews = self.output_types[tracking]
+
+    # ---------------------------------------------------------------- geometry
+    def _geometry(self, entry: Mapping[str, Any], at: str) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _jitter(self, geometry: tuple[float, ...], sigma: float, rng: random.Random) -> tuple[float, ...]:
+        raise NotImplementedError
+
+    def _close(self, a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        """Whether an adjusting worker would leave ``a`` where it is, the truth being ``b``."""
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- parsing
+    def _frames(
+        self, raw: Any, where: str, frame_key: str, number_key: str, class_of: Any, spec: JobSpec
+    ) -> tuple[Frame, ...]:
+        frames = []
+        for position, entry in enumerate(sequence(raw, where)):
+            at = f"{where}[{position}]"
+            entry = mapping(entry, at)
+            number_ = _int(entry.get(number_key, position), f"{at}.{number_key}")
+            name = entry.get(frame_key, self.default_frame_name.format(number_))
+            objects = self._objects(entry.get("annotations", []), f"{at}.annotations", class_of, spec)
+            frames.append(Frame(number_, str(name), objects))
+        return tuple(frames)
+
+    def _objects(self, raw: Any, where: str, class_of: Any, spec: JobSpec) -> tuple[FrameObject, ...]:
+        """Objects of one frame; an object without an instance name is the n-th of its class."""
+        objects, seen = [], Counter()
+        for position, entry in enumerate(sequence(raw, where)):
+            at = f"{where}[{position}]"
+            entry = mapping(entry, at)
+            label = class_of(entry, at)
+            seen[label] += 1
+            name = entry.get("object", entry.get("object-name")) or f"{spec.labels[label]}:{seen[label]}"
+            attributes = entry.get("label-category-attributes") or {}
+            if not isinstance(attributes, Mapping):
+                raise ReferenceFormatError(f"{at}.label-category-attributes must be a JSON object")
+            objects.append(FrameObject(label, str(name), self._geometry(entry, at), tuple(sorted(attributes.items()))))
+        names = [item.name for item in objects]
+        if len(set(names)) != len(names):
+            raise ReferenceFormatError(f"{where} names an object twice in one frame")
+        return tuple(objects)
+
+    def _reference(self, raw: Any, spec: JobSpec) -> tuple[Frame, ...]:
+        def class_of(entry: Mapping[str, Any], at: str) -> int:
+            return label_index(entry.get("label"), spec, at)
+
+        reference = mapping(raw, "the reference answer")
+        return self._frames(
+            reference.get("frames"), "the reference answer's frames", "frame", "frame-no", class_of, spec
+        )
+
+    def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
+        raise NotImplementedError
+
+    def prepare(self, source: ObjectSource, spec: JobSpec) -> FrameTask:
+        earlier = self._earlier(source, spec) if self.adjustment else None
+        raw = source.reference
+        return FrameTask(None if raw is None else self._reference(raw, spec), earlier)
+
+    # ---------------------------------------------------------------- workers
+    def answer(self, task: FrameTask, worker: Worker, rng: random.Random, spec: JobSpec) -> tuple[Frame, ...]:
+        error = 1 - worker.accuracy
+        if task.reference is None:
+            return task.earlier or ()  # nothing known to draw: the earlier label, or no objects
+        if task.earlier is not None:
+            if rng.random() >= worker.accuracy:
+                return task.earlier
+            return self._adjust(task.earlier, task.reference, 0.01 + 0.05 * error, rng)
+        frames = []
+        for frame in task.reference:
+            objects = tuple(
+                FrameObject(
+                    item.label, item.name, self._jitter(item.geometry, 0.02 + 0.15 * error, rng), item.attributes
+                )
+                for item in frame.objects
+                if rng.random() >= error / 2
+            )
+            frames.append(Frame(frame.number, frame.name, objects))
+        return tuple(frames)
+
+    def _adjust(
+        self, earlier: tuple[Frame, ...], truth: tuple[Frame, ...], sigma: float, rng: random.Random
+    ) -> tuple[Frame, ...]:
+        before = {(frame.number, item.name): item for frame in earlier for item in frame.objects}
+        frames = []
+        for frame in truth:
+            objects = []
+            for item in frame.objects:
+                old = before.get((frame.number, item.name))
+                if old is not None and old.label == item.label and self._close(old.geometry, item.geometry):
+                    objects.append(old)
+                else:
+                    objects.append(
+                        FrameObject(item.label, item.name, self._jitter(item.geometry, sigma, rng), item.attributes)
+                    )
+            frames.append(Frame(frame.number, frame.name, tuple(objects)))
+        return tuple(frames)
+
+    def answer_content(self, task: FrameTask, content: tuple[Frame, ...], spec: JobSpec) -> dict[str, Any]:
+        return {self.element: self._render([(frame, []) for frame in content], spec, 0)[0]}
+
+    # ---------------------------------------------------------------- output
+    def _render(
+        self, frames: list[tuple[Frame, list[float]]], spec: JobSpec, index: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """(label document, metadata extras) of a consolidated sequence."""
+        raise NotImplementedError
+
+    def _object_id(self, spec: JobSpec, index: int, name: str) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"gt-local/{spec.name}/{index}/{name}"))
+
+    def consolidate(self, outcomes: Sequence[ObjectOutcome], spec: JobSpec) -> dict[int, Consolidated]:
+        results = {}
+        for outcome in outcomes:
+            frames = consolidate_frames([answer.content for answer in outcome.answers], self.integral)
+            document, metadata = self._render(frames, spec, outcome.index)
+            if self.adjustment:
+                changed = any(answer.content != outcome.task.earlier for answer in outcome.answers)
+                metadata["adjustment-status"] = "adjusted" if changed else "unadjusted"
+            results[outcome.index] = self._result(document, metadata)
+        return results
+
+    def _result(self, document: dict[str, Any], metadata: dict[str, Any]) -> Consolidated:
+        body = json.dumps(document, separators=(",", ":")).encode()
+        return Consolidated(None, metadata, Artifact(SEQUENCE_LABEL_FILE, body))
+
+    def _earlier_document(self, source: ObjectSource, spec: JobSpec) -> tuple[str, Any, Mapping[str, Any], Any]:
+        """(attribute, value, metadata, parsed SeqLabel.json) of the earlier label."""
+        attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
+        if not (isinstance(value, str) and value.startswith("s3://")):
+            raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a {SEQUENCE_LABEL_FILE}")
+        body = source.fetch(value)
+        if body is None:
+            raise ReferenceFormatError(f"the earlier label's {value} does not exist")
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise ReferenceFormatError(f"the earlier label's {value} is not JSON") from None
+        return attribute, value, metadata, mapping(document, value)
+
+
+def _int(value: Any, where: str) -> int:
+    """A frame number: an integer >= 0, or its decimal string (video output writes strings)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    raise ReferenceFormatError(f"{where} must be a frame number, got {value!r}")
+
+
+def _earlier_class(metadata: Mapping[str, Any], spec: JobSpec) -> Any:
+    def class_of(entry: Mapping[str, Any], at: str) -> int:
+        return earlier_class_index(entry.get("class-id"), metadata, spec, at)
+
+    return class_of
+
+
+class VideoFrameObjects(_FrameObjects):
+    """Video frame object detection and tracking: a box per object per frame."""
+
+    element = "video-frame-annotations"
+    integral = True
+    default_frame_name = "frame_{:04d}.jpeg"
+    output_types = ("groundtruth/video-object-detection", "groundtruth/video-object-tracking")
+
+    @property
+    def _key(self) -> str:
+        return "tracking-annotations" if self.tracking else "detection-annotations"
+
+    def _geometry(self, entry: Mapping[str, Any], at: str) -> tuple[float, ...]:
+        return (
+            number(entry.get("left"), f"{at}.left", minimum=0),
+            number(entry.get("top"), f"{at}.top", minimum=0),
+            number(entry.get("width"), f"{at}.width", positive=True),
+            number(entry.get("height"), f"{at}.height", positive=True),
+        )
+
+    def _jitter(self, geometry: tuple[float, ...], sigma: float, rng: random.Random) -> tuple[float, ...]:
+        left, top, width, height = geometry
+        return (
+            float(max(round(left + rng.gauss(0, sigma * width)), 0)),
+            float(max(round(top + rng.gauss(0, sigma * height)), 0)),
+            float(max(round(width * (1 + rng.gauss(0, sigma))), 1)),
+            float(max(round(height * (1 + rng.gauss(0, sigma))), 1)),
+        )
+
+    def _close(self, a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        from gt_provider.local.annotations.boxes import Box, iou
+
+        return iou(Box(0, *a), Box(0, *b)) >= 0.9
+
+    def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
+        _, value, metadata, document = self._earlier_document(source, spec)
+        frames = document.get(self._key)
+        if frames is None:
+            raise ReferenceFormatError(f"the earlier label's {value} has no {self._key!r}")
+        return self._frames(frames, f"{value} {self._key}", "frame", "frame-no", _earlier_class(metadata, spec), spec)
+
+    def _render(
+        self, frames: list[tuple[Frame, list[float]]], spec: JobSpec, index: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        document = []
+        for frame, _ in frames:
+            annotations = []
+            for item in frame.objects:
+                left, top, width, height = (int(value) for value in item.geometry)
+                annotation: dict[str, Any] = {
+                    "height": height,
+                    "width": width,
+                    "top": top,
+                    "left": left,
+                    "class-id": str(item.label),
+                    "label-category-attributes": dict(item.attributes),
+                }
+                if self.tracking:
+                    annotation["object-id"] = self._object_id(spec, index, item.name)
+                    annotation["object-name"] = item.name
+                annotations.append(annotation)
+            document.append({"annotations": annotations, "frame-no": str(frame.number), "frame": frame.name})
+        labels = [item.label for frame, _ in frames for item in frame.objects]
+        return {self._key: document}, {"class-map": used_class_map(labels, spec)}
+
+
+class PointCloudObjects(_FrameObjects):
+    """3D point cloud object detection (one frame, cuboids inline) and tracking (a sequence)."""
+
+    element = "point-cloud-annotations"
+    integral = False
+    default_frame_name = "{}.txt.pcd"
+    output_types = ("groundtruth/lidar_object_detection", "groundtruth/lidar_object_tracking")
+
+    def _geometry(self, entry: Mapping[str, Any], at: str) -> tuple[float, ...]:
+        values = []
+        for name in CUBOID_FIELDS:
+            if name in _ANGLES:
+                values.append(number(entry.get(name, 0), f"{at}.{name}"))
+            elif name in ("length", "width", "height"):
+                values.append(number(entry.get(name), f"{at}.{name}", positive=True))
+            else:
+                values.append(number(entry.get(name), f"{at}.{name}"))
+        return tuple(values)
+
+    def _jitter(self, geometry: tuple[float, ...], sigma: float, rng: random.Random) -> tuple[float, ...]:
+        x, y, z, length, width, height, roll, pitch, yaw = geometry
+        return (
+            x + rng.gauss(0, sigma * length),
+            y + rng.gauss(0, sigma * width),
+            z + rng.gauss(0, sigma * height),
+            length * (1 + rng.gauss(0, sigma)),
+            width * (1 + rng.gauss(0, sigma)),
+            height * (1 + rng.gauss(0, sigma)),
+            roll,
+            pitch,
+            yaw + rng.gauss(0, sigma / 2),
+        )
+
+    def _close(self, a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        size = max(b[3], b[4], b[5])
+        return all(abs(p - q) <= 0.05 * size for p, q in zip(a[:6], b[:6], strict=True)) and abs(a[8] - b[8]) <= 0.05
+
+    def _reference(self, raw: Any, spec: JobSpec) -> tuple[Frame, ...]:
+        if self.tracking:
+            return super()._reference(raw, spec)
+        reference = mapping(raw, "the reference answer")
+
+        def class_of(entry: Mapping[str, Any], at: str) -> int:
+            return label_index(entry.get("label"), spec, at)
+
+        objects = self._objects(reference.get("annotations"), "the reference answer's annotations", class_of, spec)
+        return (Frame(0, "", objects),)
+
+    def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
+        if self.tracking:
+            _, value, metadata, document = self._earlier_document(source, spec)
+            frames = document.get("tracking-annotations")
+            if frames is None:
+                raise ReferenceFormatError(f"the earlier label's {value} has no 'tracking-annotations'")
+            where = f"{value} tracking-annotations"
+            return self._frames(frames, where, "frame-name", "frame-number", _earlier_class(metadata, spec), spec)
+        attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
+        inline = mapping(value, f"the earlier label {attribute!r}")
+        where = f"the earlier label {attribute!r}'s annotations"
+        return (Frame(0, "", self._objects(inline.get("annotations"), where, _earlier_class(metadata, spec), spec)),)
+
+    def _cuboid(self, item: FrameObject, spec: JobSpec, index: int) -> dict[str, Any]:
+        cuboid: dict[str, Any] = {
+            "label-category-attributes": dict(item.attributes),
+            "object-name": item.name,
+            "class-id": item.label,
+        }
+        cuboid.update(zip(CUBOID_FIELDS, item.geometry, strict=True))
+        if self.tracking:
+            cuboid["object-id"] = self._object_id(spec, index, item.name)
+        return cuboid
+
+    def _render(
+        self, frames: list[tuple[Frame, list[float]]], spec: JobSpec, index: int
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        labels = [item.label for frame, _ in frames for item in frame.objects]
+        if not self.tracking:
+            frame, scores = frames[0] if frames else (Frame(0, "", ()), [])
+            document = {"annotations": [self._cuboid(item, spec, index) for item in frame.objects]}
+            # The developer guide's sample spells it class_map for this type.
+            return document, {
+                "objects": [{"confidence": score} for score in scores],
+                "class_map": used_class_map(labels, spec),
+            }
+        document = {
+            "tracking-annotations": [
+                {
+                    "frame-number": frame.number,
+                    "frame-name": frame.name,
+                    "annotations": [self._cuboid(item, spec, index) for item in frame.objects],
+                }
+                for frame, _ in frames
+            ]
+        }
+        objects = [{"frame-no": frame.number, "confidence": scores} for frame, scores in frames]
+        return document, {"objects": objects, "class-map": used_class_map(labels, spec)}
+
+    def _result(self, document: dict[str, Any], metadata: dict[str, Any]) -> Consolidated:
+        if self.tracking:
+            return super()._result(document, metadata)
+        return Consolidated(document, metadata)
+
+
+@dataclass(frozen=True, eq=False)
+class PointTask:
+    point_count: int
+    #: (class id, first point, end point) ranges of the truth; None when unknown.
+    reference: tuple[tuple[int, int, int], ...] | None
+    earlier: Any = None
+    #: Whether the earlier labels already match the truth (an adjusting worker keeps them).
+    earlier_is_right: bool = False
+
+
+class PointCloudSegmentation(Simulation):
+    """3D point cloud semantic segmentation: a class per point, voted point by point."""
+
+    element = "point-cloud-segmentation"
+    seconds = (120, 1200)
+    reviews = "groundtruth/lidar_single_frame_semantic_segmentation"
+
+    def __init__(self, *, adjustment: bool = False) -> None:
+        self.adjustment = adjustment
+
+    def prepare(self, source: ObjectSource, spec: JobSpec) -> PointTask:
+        import numpy as np
+
+        earlier = None
+        if self.adjustment:
+            attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
+            if not (isinstance(value, str) and value.startswith("s3://")):
+                raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a .zlib label file")
+            body = source.fetch(value)
+            if body is None:
+                raise ReferenceFormatError(f"the earlier label's {value} does not exist")
+            try:
+                earlier_ids = np.frombuffer(zlib.decompress(body), dtype=np.uint8)
+            except zlib.error:
+                raise ReferenceFormatError(f"the earlier label's {value} is not zlib-compressed") from None
+            lookup = np.arange(256, dtype=np.uint8)
+            colors = metadata.get("color-map")
+            for class_id, entry in colors.items() if isinstance(colors, Mapping) else ():
+                name = entry.get("class-name") if isinstance(entry, Mapping) else None
+                if name is None:
+                    continue
+                key = color_map_id(class_id, f"the earlier label {attribute!r}'s color-map")
+                lookup[key] = spec.labels.index(name) + 1 if name in spec.labels else 0
+            earlier = lookup[earlier_ids]
+            if earlier.size and int(earlier.max()) > len(spec.labels):
+                raise ReferenceFormatError(
+                    f"the earlier label's {value} has class id {int(earlier.max())}, unknown here"
+                )
+        raw = source.reference
+        if raw is None:
+            return PointTask(0 if earlier is None else len(earlier), None, earlier)
+        reference = mapping(raw, "the reference answer")
+        count = int(number(reference.get("point_count"), "the reference answer's point_count", minimum=0))
+        if earlier is not None and len(earlier) != count:
+            raise ReferenceFormatError(f"the earlier label has {len(earlier)} points, the reference {count}")
+        segments = []
+        for position, entry in enumerate(sequence(reference.get("segments"), "the reference answer's segments")):
+            at = f"the reference answer's segments[{position}]"
+            entry = mapping(entry, at)
+            start = int(number(entry.get("start"), f"{at}.start", minimum=0))
+            end = int(number(entry.get("end"), f"{at}.end", minimum=0))
+            if not start < end <= count:
+                raise ReferenceFormatError(f"{at} needs start < end <= point_count ({count}), got {start}..{end}")
+            segments.append((label_index(entry.get("label"), spec, at), start, end))
+        task = PointTask(count, tuple(segments), earlier)
+        if earlier is None:
+            return task
+        right = bool(np.array_equal(self.render(task, task.reference), earlier))
+        return PointTask(count, task.reference, earlier, right)
+
+    def answer(self, task: PointTask, worker: Worker, rng: random.Random, spec: JobSpec) -> Any:
+        if task.reference is None:
+            return None
+        if task.earlier is not None and (task.earlier_is_right or rng.random() >= worker.accuracy):
+            return None  # submits the earlier labels unchanged
+        error = 1 - worker.accuracy
+        painted = []
+        for label, start, end in task.reference:
+            if task.earlier is None and rng.random() < error / 2:
+                continue
+            sigma = (0.02 + 0.15 * error) * (end - start)
+            new_start = min(max(round(start + rng.gauss(0, sigma)), 0), task.point_count - 1)
+            new_end = min(max(round(end + rng.gauss(0, sigma)), new_start + 1), task.point_count)
+            painted.append((label, new_start, new_end))
+        return tuple(painted)
+
+    def render(self, task: PointTask, content: Any) -> Any:
+        import numpy as np
+
+        if content is None:
+            return task.earlier if task.earlier is not None else np.zeros(task.point_count, dtype=np.uint8)
+        labels = np.zeros(task.point_count, dtype=np.uint8)
+        for label, start, end in content:
+            labels[start:end] = label + 1
+        return labels
+
+    def answer_content(self, task: PointTask, content: Any, spec: JobSpec) -> dict[str, Any]:
+        labels = self.render(task, content)
+        return {self.element: {"pointCount": len(labels), "labels": labels.tolist()}}
+
+    def consolidate(self, outcomes: Sequence[ObjectOutcome], spec: JobSpec) -> dict[int, Consolidated]:
+        from gt_provider.local.annotations.segmentation import vote_masks
+
+        results = {}
+        for outcome in outcomes:
+            arrays = [self.render(outcome.task, answer.content) for answer in outcome.answers]
+            labels, share = vote_masks(arrays)
+            metadata: dict[str, Any] = {"color-map": color_map(spec, confidence(share, len(arrays)), "Background")}
+            if self.adjustment:
+                changed = any(answer.content is not None for answer in outcome.answers)
+                metadata["adjustment-status"] = "adjusted" if changed else "unadjusted"
+            body = zlib.compress(labels.astype("uint8").tobytes())
+            results[outcome.index] = Consolidated(None, metadata, Artifact(POINT_LABELS_FILE, body))
+        return results
