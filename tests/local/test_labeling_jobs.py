@@ -324,3 +324,26 @@ def test_consolidated_labels_are_spread_over_classes(aws):
     output = sagemaker.describe_labeling_job(LabelingJobName="job-1")["LabelingJobOutput"]["OutputDatasetS3Uri"]
     counts = Counter(json.loads(line)["animal-metadata"]["class-name"] for line in aws.get_text(output).splitlines())
     assert set(counts) == set(CLASSES)
+
+
+def test_list_labeling_jobs_for_workteam(aws):
+    aws.configure(speed=1, manual_clock=True)
+    sagemaker, uris = aws.client("sagemaker"), put_classification_inputs(aws, 4)
+    members = [{"CognitoMemberDefinition": {"UserPool": "p", "UserGroup": "g", "ClientId": "c"}}]
+    other = sagemaker.create_workteam(WorkteamName="other", Description="d", MemberDefinitions=members)["WorkteamArn"]
+    sagemaker.create_labeling_job(**labeling_request(aws, uris, name="ours-1"))
+    sagemaker.create_labeling_job(**labeling_request(aws, uris, name="ours-2", workers=2))
+    request = labeling_request(aws, uris, name="theirs")
+    request["HumanTaskConfig"]["WorkteamArn"] = other
+    sagemaker.create_labeling_job(**request)
+
+    jobs = sagemaker.list_labeling_jobs_for_workteam(WorkteamArn=aws.workteam_arn, SortOrder="Ascending")[
+        "LabelingJobSummaryList"
+    ]
+
+    assert [job["LabelingJobName"] for job in jobs] == ["ours-1", "ours-2"]
+    assert jobs[1]["NumberOfHumanWorkersPerDataObject"] == 2
+    assert jobs[0]["LabelCounters"] == {"HumanLabeled": 0, "PendingHuman": 4, "Total": 4}
+    code = jobs[0]["JobReferenceCode"]
+    only = sagemaker.list_labeling_jobs_for_workteam(WorkteamArn=aws.workteam_arn, JobReferenceCodeContains=code)
+    assert [job["LabelingJobName"] for job in only["LabelingJobSummaryList"]] == ["ours-1"]

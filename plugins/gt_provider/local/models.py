@@ -210,6 +210,28 @@ class LabelingJob:
     def output_manifest_uri(self) -> str:
         return f"{self.output_prefix}/manifests/output/output.manifest"
 
+    @property
+    def reference_code(self) -> str:
+        """What workers see instead of the job name (stable per job)."""
+        return self.arn.rsplit("/", 1)[-1][:8] + "local"
+
+    def workteam_summary(self) -> dict[str, Any]:
+        """A LabelingJobForWorkteamSummary: counts as the workteam sees them."""
+        counters = self.counters()
+        total = len(self.lines)
+        return {
+            "LabelingJobName": self.name,
+            "JobReferenceCode": self.reference_code,
+            "WorkRequesterAccountId": self.arn.split(":")[4],
+            "CreationTime": self.created,
+            "LabelCounters": {
+                "HumanLabeled": counters["HumanLabeled"],
+                "PendingHuman": counters["Unlabeled"] if self.status in ("Initializing", "InProgress") else 0,
+                "Total": total,
+            },
+            "NumberOfHumanWorkersPerDataObject": self.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"],
+        }
+
     def counters(self) -> dict[str, int]:
         processed = self.outcomes[: self.labeled]
         failed = sum(1 for outcome in processed if outcome.failure_reason)
@@ -247,7 +269,7 @@ class LabelingJob:
         described = {
             **{key: value for key, value in self.request.items() if value is not None},
             **self.summary(),
-            "JobReferenceCode": self.arn.rsplit("/", 1)[-1][:8] + "local",
+            "JobReferenceCode": self.reference_code,
         }
         described.pop("WorkteamArn", None)
         described.pop("PreHumanTaskLambdaArn", None)
@@ -355,6 +377,30 @@ class GroundTruthBackend:
             jobs = [job for job in self.jobs.values() if self._matches(job, request)]
         return paginate(
             _sorted(jobs, keys[sort_by], request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
+        )
+
+    def list_labeling_jobs_for_workteam(self, request: dict[str, Any]) -> tuple[list[LabelingJob], str | None]:
+        """Jobs that send tasks to one workteam, as its workers' side of the console sees them."""
+        arn = request.get("WorkteamArn")
+        if not arn:
+            raise ValidationException("WorkteamArn is required.")
+        code = request.get("JobReferenceCodeContains")
+        if (request.get("SortBy") or "CreationTime") != "CreationTime":
+            raise constraint_error(request["SortBy"], "sortBy", "Member must satisfy enum value set: [CreationTime]")
+        with self._lock:
+            for job in self.jobs.values():
+                self._refresh(job)
+            jobs = [
+                job
+                for job in self.jobs.values()
+                if job.request["HumanTaskConfig"]["WorkteamArn"] == arn
+                and (not code or code in job.reference_code)
+                and self._matches(job, {key: request.get(key) for key in ("CreationTimeAfter", "CreationTimeBefore")})
+            ]
+        return paginate(
+            _sorted(jobs, lambda j: j.created, request.get("SortOrder")),
+            request.get("NextToken"),
+            request.get("MaxResults"),
         )
 
     @staticmethod

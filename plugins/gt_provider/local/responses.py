@@ -70,6 +70,24 @@ def list_labeling_jobs(self: SageMakerResponse) -> ActionResult:
     return ActionResult(result)
 
 
+def list_labeling_jobs_for_workteam(self: SageMakerResponse) -> ActionResult:
+    fields = (
+        "WorkteamArn",
+        "MaxResults",
+        "NextToken",
+        "CreationTimeAfter",
+        "CreationTimeBefore",
+        "JobReferenceCodeContains",
+        "SortBy",
+        "SortOrder",
+    )
+    jobs, next_token = _backend(self).list_labeling_jobs_for_workteam(_params(self, fields))
+    result: dict[str, Any] = {"LabelingJobSummaryList": [job.workteam_summary() for job in jobs]}
+    if next_token:
+        result["NextToken"] = next_token
+    return ActionResult(result)
+
+
 def create_workteam(self: SageMakerResponse) -> ActionResult:
     fields = ("WorkteamName", "WorkforceName", "MemberDefinitions", "Description", "Tags")
     team = _backend(self).create_workteam(_params(self, fields))
@@ -95,6 +113,7 @@ HANDLERS = {
     "describe_labeling_job": describe_labeling_job,
     "stop_labeling_job": stop_labeling_job,
     "list_labeling_jobs": list_labeling_jobs,
+    "list_labeling_jobs_for_workteam": list_labeling_jobs_for_workteam,
     "create_workteam": create_workteam,
     "describe_workteam": describe_workteam,
     "list_workteams": list_workteams,
