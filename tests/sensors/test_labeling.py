@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from gt_provider.exceptions import LabelingJobFailedError
@@ -61,3 +63,18 @@ def test_deferrable_defers_to_the_trigger_and_resumes(aws):
     sensor.execute_complete({}, {"status": "success", "job_name": "job-1"})  # Completed: no error
     with pytest.raises(LabelingJobFailedError):
         sensor.execute_complete({}, {"status": "error", "job_name": "job-1", "message": "boom"})
+
+
+@pytest.mark.parametrize("mode", ["poke", "reschedule"])
+def test_execute_modes_while_the_job_runs(aws, mode):
+    """poke keeps the slot and sleeps; reschedule gives the slot back until the next check."""
+    from airflow.sdk.exceptions import AirflowRescheduleException, AirflowSensorTimeout
+
+    aws.configure(speed=1, manual_clock=True)
+    aws.client("sagemaker").create_labeling_job(**labeling_request(aws, put_classification_inputs(aws, 3)))
+    sensor = _sensor(mode=mode, timeout=2)
+    expected = AirflowRescheduleException if mode == "reschedule" else AirflowSensorTimeout
+    with pytest.raises(expected):
+        # The sensor reads only the try and reschedule bookkeeping of its task instance.
+        ti = SimpleNamespace(try_number=1, start_date=None, get_first_reschedule_date=lambda *_: None)
+        sensor.execute({"ti": ti})
