@@ -1,0 +1,285 @@
+"""Operators that build input manifests from S3 and keep the ledger of what was labeled."""
+
+from __future__ import annotations
+
+import csv
+import fnmatch
+import io
+import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.providers.common.compat.sdk import AirflowSkipException
+
+from gt_provider import ledger
+from gt_provider.exceptions import InvalidLabelingJobConfigError
+from gt_provider.manifests.build import manifest_line, manifest_text
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+MANIFEST_FILE = "input.manifest"
+
+
+def run_folder(run_id: str) -> str:
+    """A run id as one S3 folder name (run ids contain ':' and '+')."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)
+
+
+def _split(uri: str, argument: str) -> tuple[str, str]:
+    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) < 6:
+        raise InvalidLabelingJobConfigError(f"{argument} must be an s3:// URI, got {uri!r}")
+    return S3Hook.parse_s3_url(uri)
+
+
+class BuildManifestOperator(AwsBaseOperator[S3Hook]):
+    """Write the input manifest of one run from what is new in S3.
+
+    Sources, one of:
+
+    * ``source_prefix`` — every object under an S3 prefix whose key matches ``suffixes``
+      (e.g. ``[".png", ".jpg"]``) or ``glob`` (on the key): one ``{"source-ref": ...}`` line
+      each, carrying the S3 user metadata named in ``carry_metadata``;
+    * ``source_object`` — a text (one source per line), CSV (column ``text_field``) or JSON
+      Lines (field ``text_field``) object: one ``{"source": ...}`` line per row, carrying the
+      columns / fields named in ``carry_fields``.
+
+    Incremental: sources recorded in ``ledger_uri`` (see ``RecordLabeledObjectsOperator``)
+    are left out; with ``only_data_interval`` only objects modified in the run's data
+    interval are considered. ``max_objects`` keeps a deterministic sample. When nothing is
+    new the task is skipped, and so are the tasks after it — no empty labeling job.
+
+    The manifest goes to ``<manifest_prefix>/<run>/input.manifest``. An existing one (a
+    retry of the same run) is reused, never overwritten.
+
+    :param manifest_prefix: S3 prefix of the manifests. (templated)
+    :param source_prefix: S3 prefix of the data objects. (templated)
+    :param suffixes: Key endings to keep under ``source_prefix``. (templated)
+    :param glob: fnmatch pattern on the key, instead of or with ``suffixes``. (templated)
+    :param carry_metadata: S3 user-metadata keys copied onto each line (one HEAD per object). (templated)
+    :param source_object: S3 URI of a .txt, .csv or .jsonl object. (templated)
+    :param text_field: CSV column / JSON Lines field that becomes ``source``. (templated)
+    :param carry_fields: Other columns / fields copied onto each line. (templated)
+    :param ledger_uri: S3 URI of the pipeline's ledger (optional). (templated)
+    :param only_data_interval: Only objects modified in the run's data interval (prefix sources).
+    :param max_objects: At most this many objects, a sample stable across retries. (templated)
+    :param sample_seed: Changes which sample is drawn. (templated)
+
+    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "ledger_uri"}``
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "manifest_prefix",
+        "source_prefix",
+        "suffixes",
+        "glob",
+        "carry_metadata",
+        "source_object",
+        "text_field",
+        "carry_fields",
+        "ledger_uri",
+        "max_objects",
+        "sample_seed",
+    )
+    ui_color = "#e4f0ff"
+
+    def __init__(
+        self,
+        *,
+        manifest_prefix: str,
+        source_prefix: str | None = None,
+        suffixes: Sequence[str] = (),
+        glob: str | None = None,
+        carry_metadata: Sequence[str] = (),
+        source_object: str | None = None,
+        text_field: str | None = None,
+        carry_fields: Sequence[str] = (),
+        ledger_uri: str | None = None,
+        only_data_interval: bool = False,
+        max_objects: int | None = None,
+        sample_seed: str = "",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if (source_prefix is None) == (source_object is None):
+            raise InvalidLabelingJobConfigError("pass exactly one of source_prefix and source_object")
+        self.manifest_prefix = manifest_prefix
+        self.source_prefix = source_prefix
+        self.suffixes = suffixes
+        self.glob = glob
+        self.carry_metadata = carry_metadata
+        self.source_object = source_object
+        self.text_field = text_field
+        self.carry_fields = carry_fields
+        self.ledger_uri = ledger_uri
+        self.only_data_interval = only_data_interval
+        self.max_objects = max_objects
+        self.sample_seed = sample_seed
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        if self.max_objects is not None and (isinstance(self.max_objects, bool) or int(self.max_objects) < 1):
+            raise InvalidLabelingJobConfigError(f"max_objects must be a positive integer, got {self.max_objects!r}")
+        bucket, prefix = _split(self.manifest_prefix, "manifest_prefix")
+        key = f"{prefix.rstrip('/')}/{run_folder(context['run_id'])}/{MANIFEST_FILE}".lstrip("/")
+        uri = f"s3://{bucket}/{key}"
+        if self.hook.check_for_key(key, bucket_name=bucket):
+            existing = self.hook.read_key(key, bucket_name=bucket)
+            self.log.info("%s exists (a retry of this run): reusing it, not overwriting it", uri)
+            count = sum(1 for line in existing.splitlines() if line.strip())
+            return {
+                "manifest_uri": uri,
+                "objects": count,
+                "new_objects": count,
+                "already_labeled": 0,
+                "ledger_uri": self.ledger_uri,
+            }
+        records = self._prefix_records(context) if self.source_prefix else self._object_records()
+        done = self._labeled_before()
+        new = {source: record for source, record in records.items() if source not in done}
+        chosen = ledger.sample(new, int(self.max_objects) if self.max_objects else None, self.sample_seed)
+        self.log.info(
+            "%d candidate objects, %d labeled before, %d new; %d in this run's manifest",
+            len(records),
+            len(records) - len(new),
+            len(new),
+            len(chosen),
+        )
+        if not chosen:
+            raise AirflowSkipException("Nothing new to label: skipping this run's labeling")
+        lines = self._lines(chosen, new)
+        self.hook.load_string(manifest_text(lines), key=key, bucket_name=bucket, replace=False)
+        self.log.info("Wrote %d objects to %s", len(lines), uri)
+        return {
+            "manifest_uri": uri,
+            "objects": len(lines),
+            "new_objects": len(new),
+            "already_labeled": len(records) - len(new),
+            "ledger_uri": self.ledger_uri,
+        }
+
+    def _labeled_before(self) -> set[str]:
+        if not self.ledger_uri:
+            return set()
+        bucket, key = _split(self.ledger_uri, "ledger_uri")
+        if not self.hook.check_for_key(key, bucket_name=bucket):
+            return set()
+        return ledger.read_sources(self.hook.read_key(key, bucket_name=bucket))
+
+    def _prefix_records(self, context: Context) -> dict[str, dict[str, Any]]:
+        bucket, prefix = _split(self.source_prefix, "source_prefix")  # type: ignore[arg-type]
+        start = end = None
+        if self.only_data_interval:
+            start, end = context.get("data_interval_start"), context.get("data_interval_end")
+        records: dict[str, dict[str, Any]] = {}
+        paginator = self.hook.get_conn().get_paginator("list_objects_v2")
+        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                object_key = item["Key"]
+                if self.suffixes and not object_key.lower().endswith(tuple(s.lower() for s in self.suffixes)):
+                    continue
+                if self.glob and not fnmatch.fnmatch(object_key, self.glob):
+                    continue
+                if start is not None and end is not None and not start <= item["LastModified"] < end:
+                    continue
+                records[f"s3://{bucket}/{object_key}"] = {"bucket": bucket, "key": object_key}
+        return records
+
+    def _object_records(self) -> dict[str, dict[str, Any]]:
+        bucket, key = _split(self.source_object, "source_object")  # type: ignore[arg-type]
+        text = self.hook.read_key(key, bucket_name=bucket)
+        lower = key.lower()
+        if lower.endswith(".txt"):
+            rows: list[dict[str, Any]] = [{"source": line} for line in text.splitlines() if line.strip()]
+            field = "source"
+        else:
+            if not self.text_field:
+                raise InvalidLabelingJobConfigError(f"text_field is required to read {self.source_object}")
+            field = self.text_field
+            if lower.endswith(".csv"):
+                rows = list(csv.DictReader(io.StringIO(text)))
+            elif lower.endswith((".jsonl", ".json", ".ndjson")):
+                rows = []
+                for number, line in enumerate(text.splitlines(), 1):
+                    if line.strip():
+                        try:
+                            rows.append(json.loads(line))
+                        except ValueError:
+                            raise InvalidLabelingJobConfigError(
+                                f"{self.source_object} line {number} is not JSON"
+                            ) from None
+            else:
+                raise InvalidLabelingJobConfigError(
+                    f"source_object must end in .txt, .csv or .jsonl, got {self.source_object}"
+                )
+        records = {}
+        for number, row in enumerate(rows, 1):
+            value = row.get(field)
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidLabelingJobConfigError(
+                    f"{self.source_object} row {number} has no text in {field!r} (columns: {sorted(row)})"
+                )
+            records[value] = {"text": value, "fields": {name: row.get(name) for name in self.carry_fields}}
+        return records
+
+    def _lines(self, chosen: list[str], records: dict[str, dict[str, Any]]) -> list[str]:
+        if self.source_object:
+            return [
+                json.dumps({"source": source, **records[source]["fields"]}, ensure_ascii=False, separators=(",", ":"))
+                for source in chosen
+            ]
+        if not self.carry_metadata:
+            return [manifest_line(source) for source in chosen]
+        client = self.hook.get_conn()
+
+        def line(source: str) -> str:
+            record = records[source]
+            metadata = client.head_object(Bucket=record["bucket"], Key=record["key"]).get("Metadata", {})
+            return manifest_line(source, {name: metadata[name] for name in self.carry_metadata if name in metadata})
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            return list(pool.map(line, chosen))
+
+
+class RecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
+    """Add what a labeling job labeled to the pipeline's ledger (run it after the job succeeded).
+
+    Only objects that carry a label in the job's output manifest are recorded; objects that
+    failed labeling are offered again by the next run.
+
+    :param ledger_uri: S3 URI of the ledger (created on first use). (templated)
+    :param labeling: The labeling task's result (``GroundTruthLabelingJobOperator``'s XCom). (templated)
+
+    :return: ``{"ledger_uri", "added", "total"}``
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("ledger_uri", "labeling")
+    ui_color = "#e4f0ff"
+
+    def __init__(self, *, ledger_uri: str, labeling: dict[str, Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ledger_uri = ledger_uri
+        self.labeling = labeling
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        bucket, key = _split(self.ledger_uri, "ledger_uri")
+        out_bucket, out_key = _split(self.labeling["output_manifest_uri"], "labeling['output_manifest_uri']")
+        labeled = ledger.labeled_sources(
+            self.hook.read_key(out_key, bucket_name=out_bucket), self.labeling["label_attribute_name"]
+        )
+        existing = (
+            self.hook.read_key(key, bucket_name=bucket) if self.hook.check_for_key(key, bucket_name=bucket) else ""
+        )
+        known = ledger.read_sources(existing)
+        new = [source for source in labeled if source not in known]
+        text = existing.rstrip("\n") + ("\n" if existing.strip() else "")
+        text += "".join(f"{line}\n" for line in ledger.entries(new, self.labeling["job_name"], datetime.now(UTC)))
+        self.hook.load_string(text, key=key, bucket_name=bucket, replace=True)
+        self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, len(new), len(known) + len(new))
+        return {"ledger_uri": self.ledger_uri, "added": len(new), "total": len(known) + len(new)}
