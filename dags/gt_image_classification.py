@@ -6,10 +6,14 @@ Every night (or when triggered from the UI form) this DAG:
 1. **seed_sample_images** — on a bucket with no images under the raw prefix, uploads
    scikit-learn's handwritten digits as PNGs (demo data; turn off with the
    `seed_sample_data` param).
-2. **build_input_manifest** — lists the images and writes
+2. **build_input_manifest** — the images not labeled before (the pipeline's ledger in
+   `s3://<bucket>/labeling/ledger/`), at most `max_objects`, into
    `s3://<bucket>/labeling/manifests/<run>/input.manifest` (never overwriting an earlier one).
+   When nothing is new, the rest of the run is skipped.
 3. **label_images** — a Ground Truth single-label image classification job on a private
    workteam, `workers_per_object` workers per image; waits, logging progress.
+   **record_labeled_objects** then adds what was labeled to the ledger (failed objects are
+   offered again next run).
 4. **build_dataset** — splits the output augmented manifest into train / validation
    deterministically (by a hash of each image's URI) under `s3://<bucket>/datasets/digits/<run>/`.
 5. **train_model** — `SageMakerTrainingOperator` on the dataset's augmented-manifest channels.
@@ -31,6 +35,7 @@ from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOp
 from airflow.sdk import DAG, Param, task
 
 from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
+from gt_provider.operators.manifest import BuildManifestOperator, RecordLabeledObjectsOperator, run_folder
 
 DIGIT_LABELS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 RAW_PREFIX = "raw/digits/"
@@ -43,12 +48,8 @@ WORKTEAM_ARN = (
     "{{ var.value.get('gt_workteam_arn', "
     "'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/gt-local-team') }}"
 )
+LEDGER_URI = f"s3://{BUCKET}/labeling/ledger/gt_image_classification.jsonl"
 TRAINING_IMAGE = "{{ var.value.get('gt_training_image', 'gt-provider-local/image-classification:latest') }}"
-
-
-def _run_folder(run_id: str) -> str:
-    """A run id as an S3 folder name (run ids contain ':' and '+')."""
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)
 
 
 with DAG(
@@ -96,39 +97,6 @@ with DAG(
         return uploaded
 
     @task
-    def build_input_manifest(bucket: str, max_objects: int, seeded: int, run_id: str | None = None) -> dict[str, Any]:
-        """One manifest line per image (up to max_objects), carrying the reference metadata if any."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        from gt_provider.manifests.build import manifest_line, manifest_text
-
-        s3 = S3Hook(aws_conn_id="aws_default")
-        key = f"labeling/manifests/{_run_folder(run_id)}/input.manifest"
-        uri = f"s3://{bucket}/{key}"
-        if s3.check_for_key(key, bucket_name=bucket):
-            existing = s3.read_key(key, bucket_name=bucket)
-            print(f"{uri} exists (a retry of this run): reusing it, not overwriting")
-            return {"manifest_uri": uri, "objects": len(existing.splitlines())}
-        keys = sorted(k for k in s3.list_keys(bucket_name=bucket, prefix=RAW_PREFIX) if k.endswith(".png"))
-        keys = keys[:max_objects]
-        if not keys:
-            raise ValueError(f"no .png objects under s3://{bucket}/{RAW_PREFIX}: nothing to label")
-        client = s3.get_conn()
-
-        def line(object_key: str) -> str:
-            metadata = client.head_object(Bucket=bucket, Key=object_key).get("Metadata", {})
-            carried = {name: value for name, value in metadata.items() if name == "gt-local-answer"}
-            return manifest_line(f"s3://{bucket}/{object_key}", carried)
-
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            lines = list(pool.map(line, keys))
-        s3.load_string(manifest_text(lines), key=key, bucket_name=bucket, replace=False)
-        print(f"Wrote {len(lines)} objects to {uri}")
-        return {"manifest_uri": uri, "objects": len(lines)}
-
-    @task
     def build_dataset(labeling: dict[str, Any], bucket: str, run_id: str | None = None) -> dict[str, Any]:
         """Split the labeled output deterministically into train / validation manifests."""
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
@@ -140,7 +108,7 @@ with DAG(
         out_bucket, out_key = S3Hook.parse_s3_url(labeling["output_manifest_uri"])
         lines = s3.read_key(out_key, bucket_name=out_bucket).splitlines()
         split = split_output_manifest(lines, labeling["label_attribute_name"], {"train": 0.8, "validation": 0.2})
-        prefix = f"datasets/digits/{_run_folder(run_id)}"
+        prefix = f"datasets/digits/{run_folder(run_id)}"
         uris = {}
         for name, split_lines in split.lines.items():
             key = f"{prefix}/{name}/{name}.manifest"
@@ -195,7 +163,17 @@ with DAG(
         return summary
 
     seeded = seed_sample_images(BUCKET, "{{ params.seed_sample_data }}", "{{ params.max_objects }}")
-    manifest = build_input_manifest(BUCKET, "{{ params.max_objects }}", seeded)
+    manifest = BuildManifestOperator(
+        task_id="build_input_manifest",
+        manifest_prefix=f"s3://{BUCKET}/labeling/manifests",
+        source_prefix=f"s3://{BUCKET}/{RAW_PREFIX}",
+        suffixes=[".png", ".jpg", ".jpeg"],
+        # Demo images carry their true digit for the local AWS's simulated workers.
+        carry_metadata=["gt-local-answer"],
+        ledger_uri=LEDGER_URI,
+        max_objects="{{ params.max_objects }}",
+    )
+    seeded >> manifest
     labeling = GroundTruthLabelingJobOperator(
         task_id="label_images",
         task_type="ImageMultiClass",
@@ -211,6 +189,7 @@ with DAG(
         deferrable=True,  # the wait runs in the triggerer: no worker slot held for days
     )
     manifest >> labeling
+    RecordLabeledObjectsOperator(task_id="record_labeled_objects", ledger_uri=LEDGER_URI, labeling=labeling.output)
     dataset = build_dataset(labeling.output, BUCKET)
     train = SageMakerTrainingOperator(
         task_id="train_model",

@@ -71,3 +71,22 @@ def test_dag_completes_under_30_percent_throttling_without_duplicate_jobs(aws, a
     sagemaker = aws.client("sagemaker")
     assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
     assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == 1
+
+
+def test_second_run_with_nothing_new_skips_instead_of_paying_twice(aws, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import REPO
+
+    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+    first = dag.test(run_conf={"max_objects": 30, "workers_per_object": 1})
+    second = dag.test(run_conf={"max_objects": 30, "workers_per_object": 1})
+
+    assert first.state == second.state == "success"
+    states = {ti.task_id: ti.state for ti in second.get_task_instances()}
+    assert states["build_input_manifest"] == "skipped"
+    assert states["label_images"] == states["train_model"] == "skipped"
+    sagemaker = aws.client("sagemaker")
+    assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
+    ledger = aws.get_text(f"s3://{aws.bucket}/labeling/ledger/gt_image_classification.jsonl").splitlines()
+    assert len(ledger) == 30
