@@ -7,12 +7,12 @@ of ``mock_aws``) clears it together with everything else.
 A labeling job's status is derived, never slept on: :class:`LabelingTimeline` maps the
 emulated seconds since creation (see ``settings.Clock``) to a state and a number of labeled
 objects. The job's output is written to S3 the first time the job is seen in a terminal
-state, in Ground Truth's layout under ``<S3OutputPath>/<job-name>/``.
+state, by :mod:`gt_provider.local.output`, in Ground Truth's layout under
+``<S3OutputPath>/<job-name>/``.
 
 What workers answer and how answers consolidate is the task type's business
 (:mod:`gt_provider.local.annotations`); this module reads the inputs, decides which objects
-fail, and writes everything Ground Truth writes: worker responses, consolidation
-responses, label artifacts (masks, ``SeqLabel.json``) and the output manifest.
+fail and draws every answer when the job is created.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import json
 import math
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from gt_provider import limits, task_types
@@ -37,6 +37,7 @@ from gt_provider.local.exceptions import (
     ValidationException,
     constraint_error,
 )
+from gt_provider.local.output import write_output
 from gt_provider.local.s3 import S3Store, split_s3_uri
 from gt_provider.local.workforce import ObjectOutcome, PreparedObject, simulate_answers, worker_pool
 from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES
@@ -429,8 +430,9 @@ class GroundTruthBackend:
             status, labeled = "Failed", 0
         if (status, labeled) != (job.status, job.labeled):
             job.status, job.labeled, job.last_modified = status, labeled, _now()
-        if status in ("Completed", "Stopped"):
-            self._write_output(job)
+        if status in ("Completed", "Stopped") and not job.output_written:
+            write_output(job, self._s3)
+            job.output_written = True
 
     # --------------------------------------------------------------- validation
     def _validated_job(self, request: dict[str, Any]) -> LabelingJob:
@@ -679,7 +681,7 @@ class GroundTruthBackend:
             return f"ClientError: LabelCategoryConfigS3Uri is required for {task_type.name} jobs."
         return None
 
-    # ---------------------------------------------------------- workers, output
+    # ------------------------------------------------------------------ workers
     def _simulate(self, job: LabelingJob, config: local_settings.Settings) -> list[ObjectOutcome]:
         """Prepare every object (a bad line fails only itself) and draw all workers' answers.
 
@@ -714,91 +716,6 @@ class GroundTruthBackend:
             return self._s3.get(uri)
         except ValueError:
             return None
-
-    def _write_output(self, job: LabelingJob) -> None:
-        if job.output_written:
-            return
-        processed = job.outcomes[: job.labeled]
-        simulation, spec = job.simulation, job.spec()
-        consolidated = simulation.consolidate([outcome for outcome in processed if not outcome.failure_reason], spec)
-        attribute = job.label_attribute_name
-        started = job.created + timedelta(seconds=job.timeline.initializing_seconds)
-        manifest_lines, consolidation = [], []
-        for outcome in processed:
-            labeled_at = started + timedelta(seconds=outcome.index / job.timeline.objects_per_second)
-            metadata: dict[str, Any] = {}
-            line = dict(job.lines[outcome.index])
-            if outcome.failure_reason:
-                metadata["failure-reason"] = outcome.failure_reason
-            else:
-                result = consolidated[outcome.index]
-                line[attribute] = result.value
-                if result.artifact is not None:
-                    uri = (
-                        f"{job.output_prefix}/annotations/consolidated-annotation/output/"
-                        f"{outcome.index}/{result.artifact.name}"
-                    )
-                    self._s3.put(uri, result.artifact.body)
-                    line[attribute] = uri
-                metadata.update(result.metadata)
-                self._write_worker_response(job, outcome, labeled_at)
-            metadata.update(
-                {
-                    "type": job.task_type.output_type,  # type: ignore[union-attr]
-                    "job-name": f"labeling-job/{job.name}",
-                    "human-annotated": "yes",
-                    "creation-date": labeled_at.replace(tzinfo=None).isoformat(timespec="microseconds"),
-                }
-            )
-            line[f"{attribute}-metadata"] = metadata
-            manifest_lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
-            if not outcome.failure_reason:
-                consolidation.append(
-                    {
-                        "datasetObjectId": str(outcome.index),
-                        "consolidatedAnnotation": {
-                            "content": {attribute: line[attribute], f"{attribute}-metadata": metadata}
-                        },
-                    }
-                )
-        batch_size = 1000
-        for start in range(0, len(consolidation), batch_size):
-            stamp = (started + timedelta(seconds=start)).strftime("%Y-%m-%d_%H:%M:%S")
-            self._s3.put(
-                f"{job.output_prefix}/annotations/consolidated-annotation/consolidation-response/iteration-1/{stamp}.json",
-                json.dumps(consolidation[start : start + batch_size]).encode(),
-            )
-        body = "".join(f"{line}\n" for line in manifest_lines)
-        self._s3.put(job.output_manifest_uri, body.encode())
-        job.output_written = True
-
-    def _write_worker_response(self, job: LabelingJob, outcome: ObjectOutcome, labeled_at: datetime) -> None:
-        simulation, spec = job.simulation, job.spec()
-        answers = []
-        submitted = labeled_at
-        for answer in outcome.answers:
-            accepted = submitted - timedelta(seconds=answer.seconds_spent)
-            answers.append(
-                {
-                    "workerId": answer.worker.worker_id,
-                    "answerContent": simulation.answer_content(outcome.task, answer.content, spec),
-                    "acceptanceTime": accepted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                    "submissionTime": submitted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
-                    "timeSpentInSeconds": float(answer.seconds_spent),
-                    "workerMetadata": {
-                        "identityData": {
-                            "identityProviderType": "Cognito",
-                            "issuer": f"https://cognito-idp.{self.region}.amazonaws.com/{self.region}_gtlocal",
-                            "sub": answer.worker.sub,
-                        }
-                    },
-                }
-            )
-        stamp = labeled_at.strftime("%Y-%m-%d_%H:%M:%S")
-        self._s3.put(
-            f"{job.output_prefix}/annotations/worker-response/iteration-1/{outcome.index}/{stamp}.json",
-            json.dumps({"answers": answers}).encode(),
-        )
 
 
 _backends_lock = threading.Lock()

@@ -2,7 +2,7 @@
 
 Pure functions on plain data: no moto, no S3. ``models.py`` feeds them the parsed input
 manifest, ``annotations`` says how a worker of a task type answers and how answers are
-consolidated, and ``models.py`` writes the result in Ground Truth's output layout.
+consolidated, and ``output.py`` writes the result in Ground Truth's output layout.
 
 Each data object goes to N distinct workers of a pool, drawn from one random stream seeded
 by the job, so a run is reproducible. A worker's ``accuracy`` is how often it gives the

@@ -1,11 +1,12 @@
 """What every task type's simulation shares: the job it works for, its results, its helpers.
 
-A :class:`Simulation` answers three questions for ``models.py``, which owns state and S3:
-how to read one manifest line (:meth:`Simulation.prepare`), how one worker answers it
-(:meth:`Simulation.answer` and the worker response's ``answerContent``), and how the answers
-of all workers become the ``<attr>`` value and metadata of the output manifest
-(:meth:`Simulation.consolidate`). Anything a line gets wrong raises
-:class:`ReferenceFormatError`, which fails that one object, not the job.
+A :class:`Simulation` answers three questions for ``models.py`` (which owns state) and
+``output.py`` (which writes the job's files to S3): how to read one manifest line
+(:meth:`Simulation.prepare`), how one worker answers it (:meth:`Simulation.answer` and the
+worker response's ``answerContent``), and how the answers of all workers become the
+``<attr>`` value and metadata of the output manifest (:meth:`Simulation.consolidate`).
+Anything a line gets wrong raises :class:`ReferenceFormatError`, which fails that one
+object, not the job.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from gt_provider import task_types
 from gt_provider.local.settings import REFERENCE_ANSWER_FIELD
 from gt_provider.local.workforce import ObjectOutcome, Worker
+
+_Truth = TypeVar("_Truth")
 
 
 class ReferenceFormatError(ValueError):
@@ -57,7 +60,7 @@ class ObjectSource:
 class Artifact:
     """A file Ground Truth writes next to the manifest (mask PNG, ``SeqLabel.json``...).
 
-    ``models.py`` stores it under ``annotations/consolidated-annotation/output/<id>/<name>``
+    ``output.py`` stores it under ``annotations/consolidated-annotation/output/<id>/<name>``
     and the ``<attr>`` value becomes its S3 URI.
     """
 
@@ -176,6 +179,25 @@ def image_size(
     )
 
 
+def image_truth(
+    source: ObjectSource,
+    spec: JobSpec,
+    key: str,
+    parse: Callable[[Any, JobSpec, ImageSize, str], _Truth],
+) -> tuple[ImageSize, _Truth | None]:
+    """(image size, the reference answer's ``key`` parsed, or None) of an image task's line.
+
+    ``parse(value, spec, size, where)`` checks the drawn objects against the image. Without
+    a reference there is no truth, and the size comes from the image in S3.
+    """
+    raw = source.reference
+    if raw is None:
+        return image_size(None, source), None
+    reference = mapping(raw, "the reference answer")
+    size = image_size(reference, source)
+    return size, parse(reference.get(key), spec, size, f"the reference answer's {key}")
+
+
 def earlier_label(
     source: ObjectSource, spec: JobSpec, output_types: Sequence[str]
 ) -> tuple[str, Any, Mapping[str, Any]]:
@@ -212,6 +234,23 @@ def earlier_label(
     return attribute, line[attribute], metadata
 
 
+def earlier_file(
+    source: ObjectSource, spec: JobSpec, output_types: Sequence[str], kind: str
+) -> tuple[str, str, Mapping[str, Any], bytes]:
+    """(attribute, S3 URI, metadata, bytes) of an earlier label kept in a file (``kind``).
+
+    Some output types write the label to S3 and put its URI on the line (``SeqLabel.json``,
+    point labels); a review job reads that file back.
+    """
+    attribute, value, metadata = earlier_label(source, spec, output_types)
+    if not (isinstance(value, str) and value.startswith("s3://")):
+        raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of {kind}")
+    body = source.fetch(value)
+    if body is None:
+        raise ReferenceFormatError(f"the earlier label's {value} does not exist")
+    return attribute, value, metadata, body
+
+
 def earlier_class_index(class_id: Any, metadata: Mapping[str, Any], spec: JobSpec, where: str) -> int:
     """This job's class id of an earlier label's class id, matched by class name.
 
@@ -245,6 +284,18 @@ def confidence(value: float, n_workers: int) -> float:
 def kept_by_vote(votes: int, n_workers: int) -> bool:
     """A drawn object (box, span, cuboid) survives consolidation when most workers drew it."""
     return n_workers <= 1 or votes * 2 > n_workers
+
+
+def other_label(label: int, n_labels: int, rng: random.Random) -> int:
+    """Any class but ``label``, uniformly: a worker's wrong class."""
+    return rng.choice([i for i in range(n_labels) if i != label])
+
+
+def slipped_label(label: int, n_labels: int, error: float, rng: random.Random) -> int:
+    """The class a worker gives a drawn object of class ``label``: another with probability ``error / 4``."""
+    if n_labels > 1 and rng.random() < error / 4:
+        return other_label(label, n_labels, rng)
+    return label
 
 
 def used_class_map(class_ids: Sequence[int], spec: JobSpec) -> dict[str, str]:

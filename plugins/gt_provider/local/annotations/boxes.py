@@ -24,11 +24,13 @@ from gt_provider.local.annotations.base import (
     earlier_class_index,
     earlier_label,
     image_size,
+    image_truth,
     kept_by_vote,
     label_index,
     mapping,
     number,
     sequence,
+    slipped_label,
     used_class_map,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker
@@ -149,9 +151,7 @@ def draw(
     for box in reference:
         if rng.random() < error / 2:
             continue  # missed
-        label = box.label
-        if n_labels > 1 and rng.random() < error / 4:
-            label = rng.choice([i for i in range(n_labels) if i != box.label])
+        label = slipped_label(box.label, n_labels, error, rng)
         boxes.append(jitter(Box(label, box.left, box.top, box.width, box.height), 0.02 + 0.2 * error, size, rng))
     if rng.random() < error / 3:
         boxes.append(random_box(rng.randrange(n_labels), size, rng))
@@ -191,12 +191,8 @@ class BoundingBox(Simulation):
     seconds = (10, 120)
 
     def prepare(self, source: ObjectSource, spec: JobSpec) -> BoxTask:
-        raw = source.reference
-        if raw is None:
-            return BoxTask(image_size(None, source), None)
-        reference = mapping(raw, "the reference answer")
-        size = image_size(reference, source)
-        return BoxTask(size, parse_boxes(reference.get("boxes"), spec, size, "the reference answer's boxes"))
+        size, boxes = image_truth(source, spec, "boxes", parse_boxes)
+        return BoxTask(size, boxes)
 
     def answer(self, task: BoxTask, worker: Worker, rng: random.Random, spec: JobSpec) -> tuple[Box, ...]:
         if task.reference is None:

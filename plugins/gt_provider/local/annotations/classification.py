@@ -23,6 +23,7 @@ from gt_provider.local.annotations.base import (
     label_index,
     mapping,
     number,
+    other_label,
     sequence,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker, consolidate_single_label, dawid_skene
@@ -42,7 +43,7 @@ def _pick(reference: int | None, worker: Worker, n_labels: int, rng: random.Rand
         return rng.randrange(n_labels)
     if rng.random() < worker.accuracy or n_labels == 1:
         return reference
-    return rng.choice([i for i in range(n_labels) if i != reference])
+    return other_label(reference, n_labels, rng)
 
 
 class SingleLabel(Simulation):

@@ -41,6 +41,7 @@ from gt_provider.local.annotations.base import (
     color_map_id,
     confidence,
     earlier_class_index,
+    earlier_file,
     earlier_label,
     kept_by_vote,
     label_index,
@@ -169,12 +170,9 @@ class _FrameObjects(Simulation):
         return tuple(objects)
 
     def _reference(self, raw: Any, spec: JobSpec) -> tuple[Frame, ...]:
-        def class_of(entry: Mapping[str, Any], at: str) -> int:
-            return label_index(entry.get("label"), spec, at)
-
         reference = mapping(raw, "the reference answer")
         return self._frames(
-            reference.get("frames"), "the reference answer's frames", "frame", "frame-no", class_of, spec
+            reference.get("frames"), "the reference answer's frames", "frame", "frame-no", _reference_class(spec), spec
         )
 
     def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
@@ -252,19 +250,19 @@ class _FrameObjects(Simulation):
         body = json.dumps(document, separators=(",", ":")).encode()
         return Consolidated(None, metadata, Artifact(SEQUENCE_LABEL_FILE, body))
 
-    def _earlier_document(self, source: ObjectSource, spec: JobSpec) -> tuple[str, Any, Mapping[str, Any], Any]:
-        """(attribute, value, metadata, parsed SeqLabel.json) of the earlier label."""
-        attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
-        if not (isinstance(value, str) and value.startswith("s3://")):
-            raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a {SEQUENCE_LABEL_FILE}")
-        body = source.fetch(value)
-        if body is None:
-            raise ReferenceFormatError(f"the earlier label's {value} does not exist")
+    def _earlier_frames(
+        self, source: ObjectSource, spec: JobSpec, key: str, frame_key: str, number_key: str
+    ) -> tuple[Frame, ...]:
+        """The frames of an earlier label's ``SeqLabel.json``, listed under ``key``."""
+        _, value, metadata, body = earlier_file(source, spec, (self.reviews,), f"a {SEQUENCE_LABEL_FILE}")
         try:
             document = json.loads(body)
         except ValueError:
             raise ReferenceFormatError(f"the earlier label's {value} is not JSON") from None
-        return attribute, value, metadata, mapping(document, value)
+        frames = mapping(document, value).get(key)
+        if frames is None:
+            raise ReferenceFormatError(f"the earlier label's {value} has no {key!r}")
+        return self._frames(frames, f"{value} {key}", frame_key, number_key, _earlier_class(metadata, spec), spec)
 
 
 def _int(value: Any, where: str) -> int:
@@ -276,7 +274,18 @@ def _int(value: Any, where: str) -> int:
     raise ReferenceFormatError(f"{where} must be a frame number, got {value!r}")
 
 
+def _reference_class(spec: JobSpec) -> Any:
+    """The class of a reference answer's object: its label name."""
+
+    def class_of(entry: Mapping[str, Any], at: str) -> int:
+        return label_index(entry.get("label"), spec, at)
+
+    return class_of
+
+
 def _earlier_class(metadata: Mapping[str, Any], spec: JobSpec) -> Any:
+    """The class of an earlier label's object: its class id, mapped by name to this job's."""
+
     def class_of(entry: Mapping[str, Any], at: str) -> int:
         return earlier_class_index(entry.get("class-id"), metadata, spec, at)
 
@@ -318,11 +327,7 @@ class VideoFrameObjects(_FrameObjects):
         return iou(Box(0, *a), Box(0, *b)) >= 0.9
 
     def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
-        _, value, metadata, document = self._earlier_document(source, spec)
-        frames = document.get(self._key)
-        if frames is None:
-            raise ReferenceFormatError(f"the earlier label's {value} has no {self._key!r}")
-        return self._frames(frames, f"{value} {self._key}", "frame", "frame-no", _earlier_class(metadata, spec), spec)
+        return self._earlier_frames(source, spec, self._key, "frame", "frame-no")
 
     def _render(
         self, frames: list[tuple[Frame, list[float]]], spec: JobSpec, index: int
@@ -390,21 +395,13 @@ class PointCloudObjects(_FrameObjects):
         if self.tracking:
             return super()._reference(raw, spec)
         reference = mapping(raw, "the reference answer")
-
-        def class_of(entry: Mapping[str, Any], at: str) -> int:
-            return label_index(entry.get("label"), spec, at)
-
-        objects = self._objects(reference.get("annotations"), "the reference answer's annotations", class_of, spec)
+        where = "the reference answer's annotations"
+        objects = self._objects(reference.get("annotations"), where, _reference_class(spec), spec)
         return (Frame(0, "", objects),)
 
     def _earlier(self, source: ObjectSource, spec: JobSpec) -> tuple[Frame, ...]:
         if self.tracking:
-            _, value, metadata, document = self._earlier_document(source, spec)
-            frames = document.get("tracking-annotations")
-            if frames is None:
-                raise ReferenceFormatError(f"the earlier label's {value} has no 'tracking-annotations'")
-            where = f"{value} tracking-annotations"
-            return self._frames(frames, where, "frame-name", "frame-number", _earlier_class(metadata, spec), spec)
+            return self._earlier_frames(source, spec, "tracking-annotations", "frame-name", "frame-number")
         attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
         inline = mapping(value, f"the earlier label {attribute!r}")
         where = f"the earlier label {attribute!r}'s annotations"
@@ -477,12 +474,7 @@ class PointCloudSegmentation(Simulation):
 
         earlier = None
         if self.adjustment:
-            attribute, value, metadata = earlier_label(source, spec, (self.reviews,))
-            if not (isinstance(value, str) and value.startswith("s3://")):
-                raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a .zlib label file")
-            body = source.fetch(value)
-            if body is None:
-                raise ReferenceFormatError(f"the earlier label's {value} does not exist")
+            attribute, value, metadata, body = earlier_file(source, spec, (self.reviews,), "a .zlib label file")
             try:
                 earlier_ids = np.frombuffer(zlib.decompress(body), dtype=np.uint8)
             except zlib.error:

@@ -32,12 +32,14 @@ from gt_provider.local.annotations.base import (
     confidence,
     earlier_label,
     image_size,
+    image_truth,
     label_color,
     label_index,
     mapping,
     number,
     rgb,
     sequence,
+    slipped_label,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker
 
@@ -214,9 +216,7 @@ def paint(
     for shape in reference:
         if rng.random() < error / 2:
             continue
-        label = shape.label
-        if n_labels > 1 and rng.random() < error / 4:
-            label = rng.choice([i for i in range(n_labels) if i != shape.label])
+        label = slipped_label(shape.label, n_labels, error, rng)
         shapes.append(Shape(label, _jitter_points(shape.points, sigma, size, rng)))
     return tuple(shapes)
 
@@ -257,14 +257,8 @@ class SemanticSegmentation(Simulation):
     seconds = (30, 300)
 
     def prepare(self, source: ObjectSource, spec: JobSpec) -> SegmentationTask:
-        raw = source.reference
-        if raw is None:
-            return SegmentationTask(image_size(None, source), None)
-        reference = mapping(raw, "the reference answer")
-        size = image_size(reference, source)
-        return SegmentationTask(
-            size, parse_shapes(reference.get("shapes"), spec, size, "the reference answer's shapes")
-        )
+        size, shapes = image_truth(source, spec, "shapes", parse_shapes)
+        return SegmentationTask(size, shapes)
 
     def answer(
         self, task: SegmentationTask, worker: Worker, rng: random.Random, spec: JobSpec

@@ -26,6 +26,7 @@ from gt_provider.local.annotations.base import (
     label_index,
     mapping,
     sequence,
+    slipped_label,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker
 
@@ -120,16 +121,14 @@ class NamedEntityRecognition(Simulation):
         for span in task.reference:
             if rng.random() < error / 2:
                 continue
-            start, end, label = span.start, span.end, span.label
+            start, end = span.start, span.end
             if rng.random() < error / 2:  # boundary slip
                 shift = rng.choice((-1, 1)) * rng.randint(1, 3)
                 if rng.random() < 0.5:
                     start = min(max(start + shift, 0), end - 1)
                 else:
                     end = min(max(end + shift, start + 1), length)
-            if n_labels > 1 and rng.random() < error / 4:
-                label = rng.choice([i for i in range(n_labels) if i != span.label])
-            spans.add(Span(start, end, label))
+            spans.add(Span(start, end, slipped_label(span.label, n_labels, error, rng)))
         if task.text and rng.random() < error / 3:
             extra = _random_word(task.text, rng.randrange(n_labels), rng)
             if extra is not None and all(extra.end <= s.start or extra.start >= s.end for s in spans):
