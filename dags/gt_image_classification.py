@@ -10,6 +10,7 @@ Every night (or when triggered from the UI form) this DAG:
    `s3://<bucket>/labeling/ledger/`), at most `max_objects`, into
    `s3://<bucket>/labeling/manifests/<run>/input.manifest` (never overwriting an earlier one).
    When nothing is new, the rest of the run is skipped.
+   **validate_input_manifest** checks it line by line before anything is paid for.
 3. **label_images** — a Ground Truth single-label image classification job on a private
    workteam, `workers_per_object` workers per image; waits, logging progress.
    **record_labeled_objects** then adds what was labeled to the ledger (failed objects are
@@ -35,7 +36,12 @@ from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOp
 from airflow.sdk import DAG, Param, task
 
 from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
-from gt_provider.operators.manifest import BuildManifestOperator, RecordLabeledObjectsOperator, run_folder
+from gt_provider.operators.manifest import (
+    BuildManifestOperator,
+    RecordLabeledObjectsOperator,
+    ValidateManifestOperator,
+    run_folder,
+)
 
 DIGIT_LABELS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 RAW_PREFIX = "raw/digits/"
@@ -174,10 +180,17 @@ with DAG(
         max_objects="{{ params.max_objects }}",
     )
     seeded >> manifest
+    validated = ValidateManifestOperator(
+        task_id="validate_input_manifest",
+        manifest_uri="{{ ti.xcom_pull(task_ids='build_input_manifest')['manifest_uri'] }}",
+        task_type="ImageMultiClass",
+        on_invalid="fail",  # a bad manifest stops the run before a labeling job is paid for
+    )
+    manifest >> validated
     labeling = GroundTruthLabelingJobOperator(
         task_id="label_images",
         task_type="ImageMultiClass",
-        input_manifest_uri="{{ ti.xcom_pull(task_ids='build_input_manifest')['manifest_uri'] }}",
+        input_manifest_uri="{{ ti.xcom_pull(task_ids='validate_input_manifest')['labeling_manifest_uri'] }}",
         output_path=f"s3://{BUCKET}/labeling/output",
         labels=DIGIT_LABELS,
         workteam_arn=WORKTEAM_ARN,
@@ -188,7 +201,7 @@ with DAG(
         waiter_delay=POLL_SECONDS,
         deferrable=True,  # the wait runs in the triggerer: no worker slot held for days
     )
-    manifest >> labeling
+    validated >> labeling
     RecordLabeledObjectsOperator(task_id="record_labeled_objects", ledger_uri=LEDGER_URI, labeling=labeling.output)
     dataset = build_dataset(labeling.output, BUCKET)
     train = SageMakerTrainingOperator(

@@ -9,7 +9,8 @@ import pytest
 from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider.exceptions import InvalidLabelingJobConfigError
-from gt_provider.operators.manifest import BuildManifestOperator, RecordLabeledObjectsOperator
+from gt_provider.manifests.errors import InvalidManifestError
+from gt_provider.operators.manifest import BuildManifestOperator, RecordLabeledObjectsOperator, ValidateManifestOperator
 
 
 def _context(run_id: str = "manual__2026-11-22T00:00:00+00:00", **extra) -> dict:
@@ -143,3 +144,33 @@ def test_record_labeled_objects_adds_only_labeled_sources(aws):
     recorded = [json.loads(line) for line in aws.get_text(ledger_uri).splitlines()]
     assert [entry["source"] for entry in recorded] == ["s3://b/1.png", "s3://b/3.png"]
     assert {entry["job"] for entry in recorded} == {"job-1"}
+
+
+class TestValidateManifestOperator:
+    def _validate(self, uri: str, **kwargs) -> ValidateManifestOperator:
+        return ValidateManifestOperator(task_id="validate", manifest_uri=uri, task_type="ImageMultiClass", **kwargs)
+
+    def test_valid_manifest_reports_and_passes_it_on(self, aws):
+        uri = aws.put_text("in/ok.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source-ref": "s3://bucket-a/2.png"}\n')
+        result = self._validate(uri).execute(_context())
+        assert result["valid"] is True
+        assert result["labeling_manifest_uri"] == uri
+        json.dumps(result)  # XCom-safe
+
+    def test_invalid_manifest_fails_with_a_readable_summary_before_any_job(self, aws):
+        uri = aws.put_text("in/bad.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source_ref": "s3://bucket-a/2.png"}\n')
+        with pytest.raises(InvalidManifestError) as raised:
+            self._validate(uri).execute(_context())
+        message = str(raised.value)
+        assert "line 2" in message
+        assert "Traceback" not in message
+        assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
+
+    def test_drop_mode_writes_a_cleaned_manifest_beside_the_original(self, aws):
+        original = '{"source-ref": "s3://bucket-a/1.png"}\n[1, 2]\n{"source-ref": "s3://bucket-a/3.png"}\n'
+        uri = aws.put_text("in/mixed.manifest", original)
+        result = self._validate(uri, on_invalid="drop").execute(_context())
+        assert result["labeling_manifest_uri"] != uri
+        assert result["labeling_manifest_uri"].startswith(f"s3://{aws.bucket}/in/")
+        assert len(aws.get_text(result["labeling_manifest_uri"]).splitlines()) == 2
+        assert aws.get_text(uri) == original  # never overwritten

@@ -283,3 +283,79 @@ class RecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
         self.hook.load_string(text, key=key, bucket_name=bucket, replace=True)
         self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, len(new), len(known) + len(new))
         return {"ledger_uri": self.ledger_uri, "added": len(new), "total": len(known) + len(new)}
+
+
+class ValidateManifestOperator(AwsBaseOperator[S3Hook]):
+    """Check an input manifest before a labeling job is paid for.
+
+    Streams the manifest (never whole in memory) through ``gt_provider.manifests``: UTF-8,
+    one JSON object per line, the task type's line schema, Ground Truth's length limits, no
+    ``$`` keys, duplicate sources, object-count limits; optionally the referenced S3 objects
+    (exist, size, extension), all or a sample.
+
+    ``on_invalid="fail"`` (default) fails the task with a readable summary — line numbers,
+    kinds, reasons — so no labeling job is created. ``"drop"`` writes the valid lines to a
+    cleaned manifest beside the original (never over it) and carries on with those.
+
+    :param manifest_uri: S3 URI of the input manifest. (templated)
+    :param task_type: The labeling job's task type. (templated)
+    :param on_invalid: ``"fail"`` or ``"drop"``. (templated)
+    :param review_attribute: For verification/adjustment jobs: the earlier job's label attribute. (templated)
+    :param check_objects: Also check the referenced S3 objects. (templated)
+    :param sample: With ``check_objects``: check only this many, chosen at random. (templated)
+    :param max_errors: Errors described in detail in the report (all are counted). (templated)
+
+    :return: the report (``ManifestReport.to_dict()``) plus ``labeling_manifest_uri``: the
+        manifest the labeling job should read (the cleaned one in ``drop`` mode).
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "manifest_uri",
+        "ground_truth_task_type",
+        "on_invalid",
+        "review_attribute",
+        "check_objects",
+        "sample",
+        "max_errors",
+    )
+    ui_color = "#e4f0ff"
+
+    def __init__(
+        self,
+        *,
+        manifest_uri: str,
+        task_type: str,
+        on_invalid: str = "fail",
+        review_attribute: str | None = None,
+        check_objects: bool = False,
+        sample: int | None = None,
+        max_errors: int = 100,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.manifest_uri = manifest_uri
+        # BaseOperator.task_type is Airflow's own (the operator class name): keep ours apart.
+        self.ground_truth_task_type = task_type
+        self.on_invalid = on_invalid
+        self.review_attribute = review_attribute
+        self.check_objects = check_objects
+        self.sample = sample
+        self.max_errors = max_errors
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from gt_provider.manifests.validate import validate_manifest
+
+        report = validate_manifest(
+            self.manifest_uri,
+            self.ground_truth_task_type,
+            on_invalid=self.on_invalid,  # type: ignore[arg-type]
+            review_attribute=self.review_attribute,
+            check_objects=bool(self.check_objects),
+            sample=int(self.sample) if self.sample else None,
+            max_errors=int(self.max_errors),
+            s3_client=self.hook.get_conn(),
+        )
+        self.log.info("%s", report.summary())
+        report.raise_if_invalid()
+        return {**report.to_dict(), "labeling_manifest_uri": report.labeling_manifest}

@@ -1,0 +1,191 @@
+"""Reading a manifest in chunks from a local file or S3, and writing the cleaned copy beside it.
+
+A manifest can be larger than the memory of the worker that checks it, so it is read as a
+stream of fixed-size chunks and never held whole. boto3 is imported only when an ``s3://``
+URI is actually read or written, and callers (an Airflow hook, a test) may pass the client to
+use, with its credentials and endpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Container, Iterable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from gt_provider.manifests.errors import ManifestReadError
+
+#: Bytes read at a time: large enough that per-chunk work is negligible, small enough to not matter.
+CHUNK_BYTES = 1 << 20
+_CLEANED_SUFFIX = ".cleaned"
+
+
+def is_s3_uri(value: str) -> bool:
+    return value.startswith("s3://")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/key`` -> (bucket, key); refuse anything without both."""
+    bucket, _, key = uri[5:].partition("/") if is_s3_uri(uri) else ("", "", "")
+    if not bucket or not key:
+        raise ValueError(f"{uri!r} is not an S3 object URI s3://<bucket>/<key>")
+    return bucket, key
+
+
+class S3ClientProvider:
+    """The caller's boto3 S3 client, or a default one created on first use (never at import)."""
+
+    def __init__(self, client: Any | None = None) -> None:
+        self._client = client
+
+    def __call__(self) -> Any:
+        if self._client is None:
+            import boto3
+
+            self._client = boto3.client("s3")
+        return self._client
+
+
+@contextlib.contextmanager
+def open_chunks(manifest: str, s3: S3ClientProvider) -> Iterator[Iterable[bytes]]:
+    """The manifest's bytes as an iterable of chunks; errors say which manifest and why."""
+    if is_s3_uri(manifest):
+        with _s3_chunks(manifest, s3) as chunks:
+            yield chunks
+        return
+    try:
+        handle = open(manifest, "rb")  # noqa: SIM115 - closed below, after the caller's loop
+    except OSError as error:
+        raise ManifestReadError(f"cannot read manifest {manifest}: {error.strerror or error}") from error
+    with handle:
+        yield _file_chunks(manifest, handle)
+
+
+def _file_chunks(manifest: str, handle: Any) -> Iterator[bytes]:
+    try:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield chunk
+    except OSError as error:
+        raise ManifestReadError(f"cannot read manifest {manifest}: {error}") from error
+
+
+@contextlib.contextmanager
+def _s3_chunks(manifest: str, s3: S3ClientProvider) -> Iterator[Iterable[bytes]]:
+    bucket, key = split_s3_uri(manifest)
+    try:
+        body = s3().get_object(Bucket=bucket, Key=key)["Body"]
+    except Exception as error:  # botocore's ClientError and connection errors alike
+        raise ManifestReadError(f"cannot read manifest {manifest}: {_aws_reason(error)}") from error
+    try:
+        yield _streamed(manifest, body.iter_chunks(CHUNK_BYTES))
+    finally:
+        body.close()
+
+
+def _streamed(manifest: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    try:
+        yield from chunks
+    except Exception as error:  # a connection that breaks mid-stream
+        raise ManifestReadError(f"reading manifest {manifest} failed part way: {_aws_reason(error)}") from error
+
+
+def _aws_reason(error: Exception) -> str:
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        details = response.get("Error", {})
+        code, message = details.get("Code", ""), details.get("Message", "")
+        if code in ("404", "NoSuchKey", "NotFound"):
+            return "no such object"
+        if code in ("NoSuchBucket",):
+            return "no such bucket"
+        if code in ("403", "AccessDenied", "Forbidden"):
+            return "access denied"
+        return f"{code} {message}".strip() or str(error)
+    return str(error)
+
+
+def cleaned_destination(manifest: str) -> str:
+    """Where drop mode writes by default: beside the original, ``.cleaned`` before the extension.
+
+    ``s3://b/runs/1/input.manifest`` -> ``s3://b/runs/1/input.cleaned.manifest``.
+    """
+    if is_s3_uri(manifest):
+        bucket, key = split_s3_uri(manifest)
+        return f"s3://{bucket}/{_cleaned_name(PurePosixPath(key))}"
+    return str(_cleaned_name(Path(manifest)))
+
+
+def _cleaned_name(path: PurePosixPath | Path) -> Any:
+    return path.with_name(f"{path.stem}{_CLEANED_SUFFIX}{path.suffix}" if path.suffix else path.name + _CLEANED_SUFFIX)
+
+
+def same_location(first: str, second: str) -> bool:
+    if is_s3_uri(first) or is_s3_uri(second):
+        return first == second
+    return os.path.realpath(first) == os.path.realpath(second)
+
+
+class CleanedManifestWriter:
+    """Collects the kept lines in a local temporary file and publishes them at the destination.
+
+    The temporary file lives beside a local destination (so publishing is an atomic rename) or
+    in the temp directory for S3 (uploaded with boto3's managed, multipart-capable transfer).
+    Lines found invalid only after the whole file was read (duplicates, objects over the
+    limit, failed object checks) are left out while publishing, by their object index.
+    """
+
+    def __init__(self, destination: str, s3: S3ClientProvider) -> None:
+        self.destination = destination
+        self._s3 = s3
+        directory = None if is_s3_uri(destination) else Path(destination).parent
+        try:
+            descriptor, self._path = tempfile.mkstemp(prefix=".gt-manifest-", suffix=".tmp", dir=directory)
+        except OSError as error:
+            raise ManifestReadError(f"cannot write the cleaned manifest {destination}: {error}") from error
+        self._file = os.fdopen(descriptor, "wb")
+
+    def write(self, lines: list[bytes]) -> None:
+        if lines:
+            self._file.write(b"\n".join(lines))
+            self._file.write(b"\n")
+
+    def publish(self, drop_objects: Container[int]) -> str:
+        """Write the kept lines minus ``drop_objects`` (0-based object indexes) to the destination.
+
+        ``drop_objects`` is any sized or truthy container (a set, the validator's late rejects);
+        when it is empty the file is published as written.
+        """
+        self._file.close()
+        path = self._path
+        try:
+            if drop_objects:
+                path = self._filtered(drop_objects)
+                os.unlink(self._path)
+            if is_s3_uri(self.destination):
+                bucket, key = split_s3_uri(self.destination)
+                self._s3().upload_file(path, bucket, key)
+                os.unlink(path)
+            else:
+                os.replace(path, self.destination)
+        except Exception as error:
+            self._remove(path, self._path)
+            raise ManifestReadError(f"cannot write the cleaned manifest {self.destination}: {error}") from error
+        return self.destination
+
+    def _filtered(self, drop_objects: Container[int]) -> str:
+        descriptor, target = tempfile.mkstemp(prefix=".gt-manifest-", suffix=".tmp", dir=os.path.dirname(self._path))
+        with open(self._path, "rb") as source, os.fdopen(descriptor, "wb") as sink:
+            sink.writelines(line for index, line in enumerate(source) if index not in drop_objects)
+        return target
+
+    def discard(self) -> None:
+        self._file.close()
+        self._remove(self._path)
+
+    @staticmethod
+    def _remove(*paths: str) -> None:
+        for path in paths:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
