@@ -16,7 +16,7 @@ import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -24,7 +24,12 @@ import orjson
 from gt_provider import task_types
 from gt_provider.manifests.kinds import ErrorKind
 from gt_provider.manifests.layouts import DataLayout, layout_for
-from gt_provider.manifests.schema import checked_review_attribute, describe_schema_error, line_validator, load_schema
+from gt_provider.manifests.schema import (
+    checked_review_attribute,
+    describe_schema_error,
+    line_validator,
+    load_schema,
+)
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -98,13 +103,9 @@ class _SchemaFacts:
         )
 
 
-_FACTS: list[_SchemaFacts] = []
-
-
+@cache
 def _facts() -> _SchemaFacts:
-    if not _FACTS:
-        _FACTS.append(_SchemaFacts.read())
-    return _FACTS[0]
+    return _SchemaFacts.read()
 
 
 @dataclass(frozen=True)

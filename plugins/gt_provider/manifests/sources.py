@@ -13,13 +13,14 @@ import os
 import tempfile
 from collections.abc import Container, Iterable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from gt_provider.manifests.errors import ManifestReadError
 
 #: Bytes read at a time: large enough that per-chunk work is negligible, small enough to not matter.
 CHUNK_BYTES = 1 << 20
 _CLEANED_SUFFIX = ".cleaned"
+_AnyPath = TypeVar("_AnyPath", Path, PurePosixPath)
 
 
 def is_s3_uri(value: str) -> bool:
@@ -117,7 +118,7 @@ def cleaned_destination(manifest: str) -> str:
     return str(_cleaned_name(Path(manifest)))
 
 
-def _cleaned_name(path: PurePosixPath | Path) -> Any:
+def _cleaned_name(path: _AnyPath) -> _AnyPath:
     return path.with_name(f"{path.stem}{_CLEANED_SUFFIX}{path.suffix}" if path.suffix else path.name + _CLEANED_SUFFIX)
 
 
@@ -168,6 +169,7 @@ class CleanedManifestWriter:
                 self._s3().upload_file(path, bucket, key)
                 os.unlink(path)
             else:
+                os.chmod(path, 0o644)  # mkstemp makes it private; the manifest is for the pipeline to read
                 os.replace(path, self.destination)
         except Exception as error:
             self._remove(path, self._path)

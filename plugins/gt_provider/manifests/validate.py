@@ -3,9 +3,11 @@
 One pass over the bytes, chunk by chunk: each line is parsed with orjson and checked by the
 compiled schema checks of ``fast.py``; only a line that fails, or that is long enough to break
 a length limit, takes the careful path that finds its error kind and reason. Duplicate sources
-are found without keeping the sources: each valid line leaves an 8-byte hash and a 4-byte line
-number in two arrays, and after the pass the hashes are compared partition by partition (so a
-million lines cost about 12 MB, and the earlier line of each duplicate is known). The object
+are found without keeping the sources: each valid line leaves an 8-byte hash, its 4-byte object
+index and its 4-byte line number in arrays, the hashes partitioned by their low bits as they
+arrive; after the pass each partition is checked at C speed (``len(set(partition))``) and only a
+partition with a repeated hash is searched for the earlier line. A million lines cost about
+16 MB, and the earlier line of each duplicate is known. The object
 limit of the task type, the duplicates and the S3 object checks are settled after the pass;
 in drop mode the kept lines stream into a temporary file that is published beside the original
 without those late rejects. Nothing in a manifest's content raises: every problem is counted
@@ -138,7 +140,9 @@ class _Validation:
         self.options = options
         self.s3 = s3
         self.errors = ErrorCollector(options.max_errors)
-        self.hashes = array("q")  # per valid object: hash of its source
+        # Per valid object, in partitions by the low bits of its source's hash: the hash and the object index.
+        self.partition_hashes = [array("q") for _ in range(_DUPLICATE_PARTITIONS)]
+        self.partition_objects = [array("I") for _ in range(_DUPLICATE_PARTITIONS)]
         self.object_lines = array("I")  # per valid object: its line number
         self.lines = 0
         self.kept: list[bytes] = []
@@ -194,7 +198,11 @@ class _Validation:
         loads, decode_error = orjson.loads, orjson.JSONDecodeError
         accept = self.rules.accept
         careful = self._careful
-        add_hash, add_line = self.hashes.append, self.object_lines.append
+        object_lines = self.object_lines
+        add_line = object_lines.append
+        add_hash = [partition.append for partition in self.partition_hashes]
+        add_object = [partition.append for partition in self.partition_objects]
+        mask = _DUPLICATE_PARTITIONS - 1
         keep = self.kept.append if self.writer is not None else None
         checker = self.checker
         line_number = 0
@@ -218,8 +226,10 @@ class _Validation:
                     continue
                 # Same as _keep(), inlined: this runs once per line of a million-line file.
                 if checker is not None and SOURCE_REF in obj:
-                    checker.offer(len(self.object_lines), line_number, source)
-                add_hash(hash(source))
+                    checker.offer(len(object_lines), line_number, source)
+                digest = hash(source)
+                add_hash[digest & mask](digest)
+                add_object[digest & mask](len(object_lines))
                 add_line(line_number)
                 if keep is not None:
                     keep(line)
@@ -231,7 +241,10 @@ class _Validation:
     def _keep(self, line_number: int, line: bytes, obj: dict[str, Any], source: str) -> None:
         if self.checker is not None and SOURCE_REF in obj:
             self.checker.offer(len(self.object_lines), line_number, obj[SOURCE_REF])
-        self.hashes.append(hash(source))
+        digest = hash(source)
+        partition = digest & (_DUPLICATE_PARTITIONS - 1)
+        self.partition_hashes[partition].append(digest)
+        self.partition_objects[partition].append(len(self.object_lines))
         self.object_lines.append(line_number)
         if self.writer is not None:
             self.kept.append(line)
@@ -345,23 +358,19 @@ class _Validation:
     def _duplicates(self) -> list[tuple[int, int]]:
         """(duplicate object index, first object index with that source), without a big dict.
 
-        The hashes are split into partitions by their low bits and each partition is checked
-        with a dict of its own, so the peak is one partition's dict, not one of every source.
-        Python's str hash is 64 bits (SipHash): two different sources share one with odds of
-        about n^2 / 2^65, one in 37 million for a million-line file.
+        A partition whose hashes are all different (``len(set(...))``, C speed) has no
+        duplicate; only the others are walked, with a dict of that partition's size. Python's
+        str hash is 64 bits (SipHash): two different sources share one with odds of about
+        n^2 / 2^65, one in 37 million for a million-line file.
         """
-        hashes = self.hashes
-        mask = _DUPLICATE_PARTITIONS - 1
-        partitions = [array("I") for _ in range(_DUPLICATE_PARTITIONS)]
-        appends = [partition.append for partition in partitions]
-        for index, value in enumerate(hashes):
-            appends[value & mask](index)
         found: list[tuple[int, int]] = []
-        for partition in partitions:
+        for hashes, objects in zip(self.partition_hashes, self.partition_objects, strict=True):
+            if len(set(hashes)) == len(hashes):
+                continue
             first_seen: dict[int, int] = {}
             remember = first_seen.setdefault
-            for index in partition:
-                first = remember(hashes[index], index)
+            for digest, index in zip(hashes, objects, strict=True):
+                first = remember(digest, index)
                 if first != index:
                     found.append((index, first))
         found.sort()
@@ -407,7 +416,7 @@ def validate_manifest(
     ``review_attribute`` is required for verification and adjustment types: the earlier job's
     LabelAttributeName, which each line must carry with its ``-metadata``. ``s3_client`` is a
     boto3 S3 client to use (for example from an Airflow hook); without one, boto3's default
-    client is created when S3 is first needed.
+    client is created when S3 is first needed. ``seed`` makes the ``sample`` repeatable.
     """
     if on_invalid not in ON_INVALID_MODES:
         raise ValueError(f"on_invalid must be one of {', '.join(ON_INVALID_MODES)}, got {on_invalid!r}")
