@@ -151,14 +151,18 @@ class TestValidateManifestOperator:
         return ValidateManifestOperator(task_id="validate", manifest_uri=uri, task_type="ImageMultiClass", **kwargs)
 
     def test_valid_manifest_reports_and_passes_it_on(self, aws):
-        uri = aws.put_text("in/ok.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source-ref": "s3://bucket-a/2.png"}\n')
+        uri = aws.put_text(
+            "in/ok.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source-ref": "s3://bucket-a/2.png"}\n'
+        )
         result = self._validate(uri).execute(_context())
         assert result["valid"] is True
         assert result["labeling_manifest_uri"] == uri
         json.dumps(result)  # XCom-safe
 
     def test_invalid_manifest_fails_with_a_readable_summary_before_any_job(self, aws):
-        uri = aws.put_text("in/bad.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source_ref": "s3://bucket-a/2.png"}\n')
+        uri = aws.put_text(
+            "in/bad.manifest", '{"source-ref": "s3://bucket-a/1.png"}\n{"source_ref": "s3://bucket-a/2.png"}\n'
+        )
         with pytest.raises(InvalidManifestError) as raised:
             self._validate(uri).execute(_context())
         message = str(raised.value)
