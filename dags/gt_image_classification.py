@@ -118,7 +118,8 @@ with DAG(
         uris = {}
         for name, split_lines in split.lines.items():
             key = f"{prefix}/{name}/{name}.manifest"
-            s3.load_string(manifest_text(split_lines), key=key, bucket_name=bucket, replace=False)
+            if not s3.check_for_key(key, bucket_name=bucket):  # a retry of this run wrote the same split
+                s3.load_string(manifest_text(split_lines), key=key, bucket_name=bucket, replace=False)
             uris[name] = f"s3://{bucket}/{key}"
         print(f"Dataset {prefix}: {split.counts()} ({split.failed} objects without a label left out)")
         return {
