@@ -19,6 +19,17 @@ from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress, 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "ground_truth.json"
 
 
+def waiter_outcome(error: WaiterError) -> str:
+    """What a one-attempt ``labeling_job_complete`` wait that raised tells: the job reached a
+    failure state (``"terminal"``), is still running (``"running"``), or the call itself
+    failed (``"error"``). Shared by the blocking wait and the trigger."""
+    if "terminal failure" in str(error):
+        return "terminal"
+    if "Max attempts exceeded" in str(error) and "LabelingJobStatus" in (error.last_response or {}):
+        return "running"
+    return "error"
+
+
 class GroundTruthHook(AwsBaseHook):
     """Interact with Amazon SageMaker Ground Truth labeling jobs.
 
@@ -100,12 +111,14 @@ class GroundTruthHook(AwsBaseHook):
                 waiter.wait(LabelingJobName=job_name, WaiterConfig={"Delay": waiter_delay, "MaxAttempts": 1})
                 break
             except WaiterError as error:
-                last = error.last_response or {}
-                if "Max attempts exceeded" not in str(error) or "LabelingJobStatus" not in last:
-                    if "terminal failure" in str(error):
-                        break
+                outcome = waiter_outcome(error)
+                if outcome == "terminal":
+                    break
+                if outcome != "running":
                     raise
-                self.log.info(waiting_message(job_name, last, attempt, waiter_max_attempts, waiter_delay))
+                self.log.info(
+                    waiting_message(job_name, error.last_response, attempt, waiter_max_attempts, waiter_delay)
+                )
                 time.sleep(waiter_delay)
         else:
             raise LabelingJobFailedError(

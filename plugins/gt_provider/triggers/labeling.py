@@ -9,7 +9,7 @@ from typing import Any
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import TriggerEvent
 
-from gt_provider.hooks.ground_truth import GroundTruthHook
+from gt_provider.hooks.ground_truth import GroundTruthHook, waiter_outcome
 from gt_provider.status import waiting_message
 
 
@@ -74,10 +74,11 @@ class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
                     await waiter.wait(**self.waiter_args, WaiterConfig={"MaxAttempts": 1})
                 except WaiterError as error:
                     last = error.last_response or {}
-                    if "terminal failure" in str(error):
+                    outcome = waiter_outcome(error)
+                    if outcome == "terminal":
                         yield self._event("failure", job_status=last.get("LabelingJobStatus"))
                         return
-                    if "Max attempts exceeded" not in str(error) or "LabelingJobStatus" not in last:
+                    if outcome == "error":
                         yield self._event("error", message=f"{self.failure_message}: {error}")
                         return
                     self.log.info(waiting_message(self.job_name, last, attempt, self.attempts, self.waiter_delay))
