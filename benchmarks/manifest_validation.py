@@ -35,14 +35,22 @@ import json
 import os
 import platform
 import random
-import resource
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from _measure import (
+    keep_best,
+    megabytes,
+    parse_every_line,
+    peak_rss_bytes,
+    print_checks,
+    print_measurements,
+    run_child,
+    version,
+)
 
 TASK_TYPE = "ImageMultiClass"
 TARGET_VS_JSON = 1.5
@@ -75,28 +83,13 @@ def generate(path: Path, lines: int, seed: int = 0) -> None:
         handle.write("".join(batch))
 
 
-def _peak_rss_bytes() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
-
-
-def _parse_every_line(loads: Callable[[bytes], Any], path: str) -> tuple[int, float]:
-    """The bare parsing pass: read each line and parse it, nothing else (lines, seconds)."""
-    started = time.perf_counter()
-    count = 0
-    with open(path, "rb") as handle:
-        for line in handle:
-            loads(line)
-            count += 1
-    return count, time.perf_counter() - started
-
-
 def measure(name: str, path: str, limit: int | None) -> dict[str, Any]:
     """One measurement, in this (child) process."""
     result: dict[str, Any] = {}
     if name in ("json_loads", "orjson_loads"):
         import orjson
 
-        count, seconds = _parse_every_line(json.loads if name == "json_loads" else orjson.loads, path)
+        count, seconds = parse_every_line(json.loads if name == "json_loads" else orjson.loads, path)
     elif name == "validate":
         from gt_provider.manifests import validate_manifest
 
@@ -126,20 +119,8 @@ def measure(name: str, path: str, limit: int | None) -> dict[str, Any]:
         result["valid_lines"] = valid
     else:
         raise ValueError(f"unknown measurement {name!r}")
-    result.update({"name": name, "seconds": seconds, "lines": count, "peak_rss_bytes": _peak_rss_bytes()})
+    result.update({"name": name, "seconds": seconds, "lines": count, "peak_rss_bytes": peak_rss_bytes()})
     return result
-
-
-def _run_child(name: str, path: Path, limit: int | None) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", name, str(path)]
-    if limit is not None:
-        command += ["--limit", str(limit)]
-    completed = subprocess.run(command, capture_output=True, text=True, check=True)
-    return json.loads(completed.stdout)
-
-
-def _megabytes(value: float) -> str:
-    return f"{value / 10**6:,.1f} MB"
 
 
 def main() -> int:
@@ -164,34 +145,22 @@ def main() -> int:
         size = path.stat().st_size
         print("Manifest validation benchmark")
         print(
-            f"  manifest: {args.lines:,} lines, {_megabytes(size)}, {TASK_TYPE} "
+            f"  manifest: {args.lines:,} lines, {megabytes(size)}, {TASK_TYPE} "
             f"(generated in {time.perf_counter() - started:.1f} s into a temp dir; S3 checks off)"
         )
         print(
             f"  machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, orjson {orjson.__version__}, "
-            f"jsonschema {_version('jsonschema')}; "
+            f"jsonschema {version('jsonschema')}; "
             f"best of {args.repeat} runs, each measurement in its own child process"
         )
         best: dict[str, dict[str, Any]] = {}
         for _ in range(args.repeat):
             for name in MEASUREMENTS:
                 limit = min(args.jsonschema_lines, args.lines) if name == "jsonschema" else None
-                result = _run_child(name, path, limit)
-                previous = best.get(name)
-                peak = max(result["peak_rss_bytes"], previous["peak_rss_bytes"] if previous else 0)
-                if previous is None or result["seconds"] < previous["seconds"]:
-                    best[name] = result
-                best[name]["peak_rss_bytes"] = peak
+                result = run_child(__file__, name, path, *(["--limit", str(limit)] if limit is not None else []))
+                keep_best(best, result)
 
-    print()
-    print(f"{'measurement':<44}{'lines':>11}{'seconds':>10}{'lines/s':>12}{'peak RSS':>12}")
-    for name in MEASUREMENTS:
-        result = best[name]
-        rate = result["lines"] / result["seconds"]
-        print(
-            f"{LABELS[name]:<44}{result['lines']:>11,}{result['seconds']:>10.3f}{rate:>12,.0f}"
-            f"{_megabytes(result['peak_rss_bytes']):>12}"
-        )
+    print_measurements(best, LABELS)
     schema_run = best["jsonschema"]
     scale = args.lines / schema_run["lines"]
     schema_seconds = schema_run["seconds"] * scale
@@ -219,19 +188,9 @@ def main() -> int:
             f">= {TARGET_VS_JSONSCHEMA:g}x",
             versus_jsonschema >= TARGET_VS_JSONSCHEMA,
         ),
-        ("validate peak RSS", _megabytes(peak), f"<= {_megabytes(TARGET_PEAK_BYTES)}", peak <= TARGET_PEAK_BYTES),
+        ("validate peak RSS", megabytes(peak), f"<= {megabytes(TARGET_PEAK_BYTES)}", peak <= TARGET_PEAK_BYTES),
     ]
-    print()
-    print(f"{'ratio':<44}{'value':>11}{'target':>13}")
-    for label, value, target, ok in checks:
-        print(f"{label:<44}{value:>11}{target:>13}  {'ok' if ok else 'MISSED'}")
-    return 0 if all(ok for *_, ok in checks) else 1
-
-
-def _version(package: str) -> str:
-    from importlib.metadata import version
-
-    return version(package)
+    return print_checks(checks)
 
 
 if __name__ == "__main__":

@@ -105,6 +105,7 @@ def aws(local_aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> LocalAwsSes
         object_failure_rate=0.0,
         throttle_rate=0.0,
         server_error_rate=0.0,
+        response_delays={},
         worker_accuracies=[0.97, 0.92, 0.88, 0.8, 0.7],
         seed=0,
     )

@@ -8,45 +8,71 @@ import tarfile
 
 import pytest
 
+from tests.e2e.helpers import PUBLIC_WORKFORCE, asset_events, example_dag
+
 pytestmark = pytest.mark.e2e
 
 
-def test_dag_labels_builds_a_dataset_and_trains_a_model(aws, airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import REPO
-
+def test_nightly_dag_labels_into_a_dataset_version_and_the_training_dag_registers_the_model(aws, airflow_db):
     aws.configure(speed=50)  # a labeling job that really moves through its states, fast
-    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+    dags = {dag_id: example_dag(dag_id) for dag_id in ("gt_image_classification", "gt_train_on_dataset")}
 
-    run = dag.test(run_conf={"max_objects": 120, "workers_per_object": 2})
+    run = dags["gt_image_classification"].test(run_conf={"max_objects": 200, "workers_per_object": 2})
 
     assert run.state == "success"
     sagemaker = aws.client("sagemaker")
     [job] = sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]
     labeling = sagemaker.describe_labeling_job(LabelingJobName=job["LabelingJobName"])
     assert labeling["LabelingJobStatus"] == "Completed"
-    assert labeling["LabelCounters"]["TotalLabeled"] == 120
+    assert labeling["LabelCounters"]["TotalLabeled"] == 200
     assert labeling["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"] == 2  # the form's value, as an int
+    card = json.loads(aws.get_text(f"s3://{aws.bucket}/datasets/digits/v=1/dataset.json"))
+    assert card["counts"]["total"] == 200 and card["job_names"] == [job["LabelingJobName"]]
+    assert set(card["counts"]["per_split"]) == {"train", "validation", "test"}
+    [(extra, source_dag)] = [event for event in asset_events("gt_dataset_digits") if event[0].get("version") == 1]
+    assert source_dag == "gt_image_classification"
+    assert extra["uri"] == f"s3://{aws.bucket}/datasets/digits/v=1/" and extra["counts"] == card["counts"]["per_split"]
 
+    training_run = dags["gt_train_on_dataset"].test()
+
+    assert training_run.state == "success"
     [training_summary] = sagemaker.list_training_jobs()["TrainingJobSummaries"]
     training = sagemaker.describe_training_job(TrainingJobName=training_summary["TrainingJobName"])
-    assert training["TrainingJobStatus"] == "Completed"
     metrics = {m["MetricName"]: m["Value"] for m in training["FinalMetricDataList"]}
-    assert 0.5 < metrics["validation:accuracy"] <= 1.0
-
-    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in training["InputDataConfig"]}
-    train_lines = aws.get_text(channels["train"]).splitlines()
-    validation_lines = aws.get_text(channels["validation"]).splitlines()
-    assert len(train_lines) + len(validation_lines) == 120
-    assert not {json.loads(x)["source-ref"] for x in train_lines} & {
-        json.loads(x)["source-ref"] for x in validation_lines
-    }
-
+    # 20 validation images of 10 classes: far above chance (0.1), though not every run is as lucky.
+    assert 0.3 < metrics["validation:accuracy"] <= 1.0
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"] for c in training["InputDataConfig"]}
+    assert set(channels) == {"train", "validation"}  # the test split is held out
+    assert channels["train"]["S3Uri"] == f"s3://{aws.bucket}/datasets/digits/v=1/augmented-manifest/train.manifest"
+    assert channels["train"]["AttributeNames"] == ["source-ref", card["label_attribute"]]
+    [package] = sagemaker.list_model_packages(ModelPackageGroupName="digits-classifier")["ModelPackageSummaryList"]
+    registered = sagemaker.describe_model_package(ModelPackageName=package["ModelPackageArn"])
+    assert float(registered["CustomerMetadataProperties"]["validation:accuracy"]) == pytest.approx(
+        metrics["validation:accuracy"], abs=1e-4
+    )
+    assert registered["CustomerMetadataProperties"]["dataset_version"] == "1"
     bucket, _, key = training["ModelArtifacts"]["S3ModelArtifacts"][5:].partition("/")
     artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(artifact)) as tar:
         assert {"model.pkl", "metrics.json"} <= set(tar.getnames())
+
+    # Training again on the same data gives the same model: it is not better, so not registered.
+    again = dags["gt_train_on_dataset"].test()
+
+    states = {ti.task_id: ti.state for ti in again.get_task_instances()}
+    assert again.state == "success" and states["register_model"] == "skipped"
+    assert len(sagemaker.list_model_packages(ModelPackageGroupName="digits-classifier")["ModelPackageSummaryList"]) == 1
+
+
+def test_the_form_refuses_the_public_workforce_and_impossible_values(aws, airflow_db):
+    from airflow.sdk.definitions.param import ParamValidationError
+
+    dag = example_dag("gt_image_classification")
+
+    for conf in ({"workteam_arn": PUBLIC_WORKFORCE}, {"workers_per_object": 0}, {"labels": ["only-one"]}):
+        with pytest.raises(ParamValidationError):
+            dag.test(run_conf=conf)
+    assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
 
 
 def test_dag_completes_under_30_percent_throttling_without_duplicate_jobs(aws, airflow_db, monkeypatch):
@@ -54,15 +80,11 @@ def test_dag_completes_under_30_percent_throttling_without_duplicate_jobs(aws, a
     team facing throttling would), the run succeeds, and no call ends up creating a second job."""
     import os
 
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import REPO
-
     connection = json.loads(os.environ["AIRFLOW_CONN_AWS_DEFAULT"])
     connection["extra"]["config_kwargs"] = {"retries": {"mode": "standard", "max_attempts": 15}}
     monkeypatch.setenv("AIRFLOW_CONN_AWS_DEFAULT", json.dumps(connection))
     aws.configure(speed=50, throttle_rate=0.3)
-    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+    dag = example_dag("gt_image_classification")
 
     run = dag.test(run_conf={"max_objects": 40, "workers_per_object": 1})
 
@@ -70,22 +92,19 @@ def test_dag_completes_under_30_percent_throttling_without_duplicate_jobs(aws, a
     assert run.state == "success"
     sagemaker = aws.client("sagemaker")
     assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
-    assert len(sagemaker.list_training_jobs()["TrainingJobSummaries"]) == 1
+    card = json.loads(aws.get_text(f"s3://{aws.bucket}/datasets/digits/v=1/dataset.json"))
+    assert card["counts"]["total"] == 40
 
 
 def test_second_run_with_nothing_new_skips_instead_of_paying_twice(aws, airflow_db):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from tests.conftest import REPO
-
-    dag = DagBag(dag_folder=str(REPO / "dags")).dags["gt_image_classification"]
+    dag = example_dag("gt_image_classification")
     first = dag.test(run_conf={"max_objects": 30, "workers_per_object": 1})
     second = dag.test(run_conf={"max_objects": 30, "workers_per_object": 1})
 
     assert first.state == second.state == "success"
     states = {ti.task_id: ti.state for ti in second.get_task_instances()}
     assert states["build_input_manifest"] == "skipped"
-    assert states["label_images"] == states["train_model"] == "skipped"
+    assert states["label_images"] == states["build_dataset"] == "skipped"
     sagemaker = aws.client("sagemaker")
     assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
     ledger = aws.get_text(f"s3://{aws.bucket}/labeling/ledger/gt_image_classification.jsonl").splitlines()

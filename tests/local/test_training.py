@@ -11,7 +11,7 @@ import tarfile
 import pytest
 from botocore.exceptions import ClientError, WaiterError
 
-from gt_provider.datasets.split import training_channels
+from gt_provider.datasets.channels import training_channels
 from include.sample_data import digit_images
 
 
@@ -20,10 +20,22 @@ def _training_request(aws, image: str, channels: dict[str, str], name: str = "tr
         "TrainingJobName": name,
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "Pipe"},
         "RoleArn": aws.role_arn,
-        "InputDataConfig": training_channels(channels, "source-ref", "label"),
+        "InputDataConfig": training_channels(_card(aws, channels)),
         "OutputDataConfig": {"S3OutputPath": f"s3://{aws.bucket}/models/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+    }
+
+
+def _card(aws, channels: dict[str, str]) -> dict:
+    """The dataset card fields ``training_channels`` reads, for manifests put under the test bucket."""
+    root = f"s3://{aws.bucket}/"
+    return {
+        "uri": root,
+        "files": {"augmented-manifest": {split: [uri.removeprefix(root)] for split, uri in channels.items()}},
+        "source_field": "source-ref",
+        "label_attribute": "label",
+        "counts": {"per_split": dict.fromkeys(channels, 1)},
     }
 
 

@@ -28,7 +28,7 @@ def reset(endpoint_url: str) -> None:
 
 
 def configure(endpoint_url: str, **settings: Any) -> dict[str, Any]:
-    """Change settings (``speed``, ``manual_clock``, ``object_failure_rate``, ...)."""
+    """Change settings (``speed``, ``manual_clock``, ``object_failure_rate``, ``response_delays``, ...)."""
     return _post(endpoint_url, "/moto-api/gt-local/config", settings)
 
 

@@ -13,6 +13,7 @@ import json
 import logging
 import random
 import threading
+import time
 from typing import Any
 
 from gt_provider.local import settings as local_settings
@@ -57,7 +58,8 @@ _faults = random.Random(0)
 
 
 def _with_fault_injection(call_action: Any) -> Any:
-    """Answer a configured fraction of SageMaker calls with throttling or a server error, unprocessed."""
+    """Answer a configured fraction of SageMaker calls with throttling or a server error, unprocessed;
+    hold back the answer of the actions in ``response_delays`` after processing them."""
 
     def call(self: Any) -> Any:
         config = local_settings.current()
@@ -76,7 +78,12 @@ def _with_fault_injection(call_action: Any) -> Any:
                 {"Content-Type": "application/x-amz-json-1.1"},
                 json.dumps({"__type": "InternalFailure", "message": "gt_provider.local fault injection"}),
             )
-        return call_action(self)
+        response = call_action(self)
+        delay = config.response_delays.get(self._get_action(), 0.0) if config.response_delays else 0.0
+        if delay:
+            log.info("Holding back the answer to %s for %.1f s (fault injection)", self._get_action(), delay)
+            time.sleep(delay)
+        return response
 
     return call
 

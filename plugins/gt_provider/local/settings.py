@@ -76,6 +76,11 @@ class Settings:
     #: InternalFailure (500) before they are processed, for reliability tests.
     throttle_rate: float = 0.0
     server_error_rate: float = 0.0
+    #: Seconds by which the answer to a SageMaker action (``{"CreateLabelingJob": 30}``) is
+    #: held back *after* the call was processed: the client learns late (or, if it dies
+    #: meanwhile, never) of what the service already did, as with a slow network on the way
+    #: back. For tests that kill a worker right after it created a job.
+    response_delays: dict[str, float] = field(default_factory=dict)
     clock: Clock = field(init=False)
 
     def __post_init__(self) -> None:
@@ -88,6 +93,7 @@ class Settings:
             raise ValueError(f"worker accuracies must be in (0, 1], got {self.worker_accuracies}")
         if self.objects_per_second <= 0:
             raise ValueError(f"objects_per_second must be > 0, got {self.objects_per_second}")
+        self.response_delays = _checked_response_delays(self.response_delays)
         self.clock = Clock(self.speed, self.manual_clock)
 
     def as_dict(self) -> dict[str, object]:
@@ -102,7 +108,31 @@ class Settings:
             "seed": self.seed,
             "throttle_rate": self.throttle_rate,
             "server_error_rate": self.server_error_rate,
+            "response_delays": dict(self.response_delays),
         }
+
+
+#: Longest response delay: long enough to kill a client in the middle of a call, short
+#: enough that a forgotten setting cannot hang a server thread for good.
+MAX_RESPONSE_DELAY_SECONDS = 600.0
+
+
+def _checked_response_delays(delays: object) -> dict[str, float]:
+    """``{action: seconds}`` with action names as AWS spells them and delays in [0, 600]."""
+    if not isinstance(delays, dict):
+        raise ValueError(f"response_delays must be a mapping of action name to seconds, got {delays!r}")
+    checked = {}
+    for action, seconds in delays.items():
+        if not isinstance(action, str) or not action.isalnum() or not action[:1].isupper():
+            raise ValueError(f"response_delays: {action!r} is not an action name such as 'CreateLabelingJob'")
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+            raise ValueError(f"response_delays[{action!r}] must be a number of seconds, got {seconds!r}")
+        if not 0 <= seconds <= MAX_RESPONSE_DELAY_SECONDS:
+            raise ValueError(
+                f"response_delays[{action!r}] must be in [0, {MAX_RESPONSE_DELAY_SECONDS:g}] seconds, got {seconds}"
+            )
+        checked[action] = float(seconds)
+    return checked
 
 
 def parse_speed(value: str | float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gt_provider.status import format_progress
 
 
@@ -23,16 +25,44 @@ def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
         print(f"output manifest    {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
     else:
         print("labeling job       none")
+    _print_datasets(session.client("s3", endpoint_url=endpoint_url), bucket)
     if trainings["TrainingJobSummaries"]:
         training = sagemaker.describe_training_job(
             TrainingJobName=trainings["TrainingJobSummaries"][0]["TrainingJobName"]
         )
         for channel in training["InputDataConfig"]:
-            print(f"dataset {channel['ChannelName']:<11}{channel['DataSource']['S3DataSource']['S3Uri']}")
+            print(f"channel {channel['ChannelName']:<11}{channel['DataSource']['S3DataSource']['S3Uri']}")
         print(f"training job       {training['TrainingJobName']} ({training['TrainingJobStatus']})")
         print(f"model artifact     {training['ModelArtifacts']['S3ModelArtifacts']}")
         for metric in training.get("FinalMetricDataList", []):
             print(f"metric             {metric['MetricName']} = {metric['Value']:.3f}")
     else:
         print("training job       none")
+    _print_registered_models(sagemaker)
     print(f"bucket             s3://{bucket}/")
+
+
+def _print_datasets(s3: Any, bucket: str) -> None:
+    """The latest committed version of every dataset under ``s3://<bucket>/datasets/``."""
+    from gt_provider.datasets.storage import DatasetLocation
+
+    listing = s3.list_objects_v2(Bucket=bucket, Prefix="datasets/", Delimiter="/")
+    names = [entry["Prefix"].split("/")[1] for entry in listing.get("CommonPrefixes", [])]
+    if not names:
+        print("dataset            none")
+    for name in names:
+        location = DatasetLocation(f"s3://{bucket}/datasets/{name}", s3_client=s3)
+        committed = location.committed_versions()
+        if not committed:
+            continue
+        card = location.read_card(committed[-1])
+        counts = ", ".join(f"{split} {count}" for split, count in card["counts"]["per_split"].items())
+        print(f"dataset            {name} v={card['version']} ({counts}) {card['uri']}")
+
+
+def _print_registered_models(sagemaker: Any) -> None:
+    groups = sagemaker.list_model_package_groups().get("ModelPackageGroupSummaryList", [])
+    for group in groups:
+        name = group["ModelPackageGroupName"]
+        packages = sagemaker.list_model_packages(ModelPackageGroupName=name).get("ModelPackageSummaryList", [])
+        print(f"model registry     {name}: {len(packages)} version(s) registered")

@@ -12,6 +12,7 @@ object, not the job.
 from __future__ import annotations
 
 import io
+import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -52,8 +53,18 @@ class ObjectSource:
 
     @property
     def reference(self) -> Any:
-        """The line's reference answer, or None: then workers answer without one."""
-        return self.line.get(REFERENCE_ANSWER_FIELD)
+        """The line's reference answer, or None: then workers answer without one.
+
+        An object or list may come JSON-encoded in a string: S3 user metadata holds strings
+        only, and ``BuildManifestOperator(carry_metadata=...)`` copies it as it is.
+        """
+        answer = self.line.get(REFERENCE_ANSWER_FIELD)
+        if isinstance(answer, str) and answer[:1] in ("{", "["):
+            try:
+                return json.loads(answer)
+            except ValueError:
+                return answer  # not JSON after all: the simulation reports the line
+        return answer
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,80 @@
+"""What the benchmarks share: a bare parsing pass, peak RSS, child processes, MB.
+
+Every measurement runs in a fresh child process (``python <script> --child NAME PATH``),
+so each peak RSS (``ru_maxrss`` of the child itself) belongs to one measurement only.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+
+def peak_rss_bytes() -> int:
+    """This process's peak resident set size (``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def parse_every_line(loads: Callable[[bytes], Any], path: str) -> tuple[int, float]:
+    """The bare parsing pass: read each line and parse it, nothing else (lines, seconds)."""
+    started = time.perf_counter()
+    count = 0
+    with open(path, "rb") as handle:
+        for line in handle:
+            loads(line)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+def run_child(script: str, name: str, path: Path, *extra: str) -> dict[str, Any]:
+    """Run ``script --child name path [extra]`` and return the JSON it printed."""
+    command = [sys.executable, script, "--child", name, str(path), *extra]
+    completed = subprocess.run(command, capture_output=True, text=True, check=True)
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def megabytes(value: float) -> str:
+    return f"{value / 10**6:,.1f} MB"
+
+
+def version(package: str) -> str:
+    from importlib.metadata import version as installed
+
+    return installed(package)
+
+
+def keep_best(best: dict[str, dict[str, Any]], result: dict[str, Any]) -> None:
+    """Keep the fastest run of ``result["name"]``, with the largest peak RSS seen over all its runs."""
+    previous = best.get(result["name"])
+    peak = max(result["peak_rss_bytes"], previous["peak_rss_bytes"] if previous else 0)
+    if previous is None or result["seconds"] < previous["seconds"]:
+        best[result["name"]] = result
+    best[result["name"]]["peak_rss_bytes"] = peak
+
+
+def print_measurements(best: dict[str, dict[str, Any]], labels: dict[str, str]) -> None:
+    """One row per measurement: lines, seconds, lines/s, peak RSS."""
+    print()
+    print(f"{'measurement':<44}{'lines':>11}{'seconds':>10}{'lines/s':>12}{'peak RSS':>12}")
+    for name, label in labels.items():
+        result = best[name]
+        rate = result["lines"] / result["seconds"]
+        print(
+            f"{label:<44}{result['lines']:>11,}{result['seconds']:>10.3f}{rate:>12,.0f}"
+            f"{megabytes(result['peak_rss_bytes']):>12}"
+        )
+
+
+def print_checks(checks: list[tuple[str, str, str, bool]]) -> int:
+    """The targets, each ok or MISSED; the exit status (0 when all are met)."""
+    print()
+    print(f"{'ratio':<44}{'value':>11}{'target':>13}")
+    for label, value, target, ok in checks:
+        print(f"{label:<44}{value:>11}{target:>13}  {'ok' if ok else 'MISSED'}")
+    return 0 if all(ok for *_, ok in checks) else 1

@@ -1,0 +1,159 @@
+"""The Trigger form of a labeling DAG, and the checks a form cannot make.
+
+An engineer starting a one-off run from the UI fills in Params validated by JSON Schema
+(:func:`labeling_params`): the form refuses what a schema can say (a workers count of 0, one
+label, the public workforce's ARN). What needs Ground Truth's rules or the Variables --
+label-name limits per task type, the Variable a blank field falls back to, the role and the
+bucket -- the DAG's first task checks with :func:`settings_problems` and fails, without
+retries, naming the field or Variable to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from airflow.sdk import Param
+
+from gt_provider import limits, task_types
+from gt_provider.exceptions import InvalidLabelingJobConfigError
+from gt_provider.labeling_request import check_workteam_arn
+
+#: Private and vendor workteams only: the public workforce (Mechanical Turk) closed in September 2026.
+WORKTEAM_PATTERN = (
+    r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:workteam/(private-crowd|vendor-crowd)/[A-Za-z0-9-]+$"
+)
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+
+def labeling_params(
+    *,
+    task_types: Sequence[str],
+    task_type_help: str,
+    labels: Sequence[str],
+    object_noun: str,
+    max_objects: int,
+    short_instructions: str,
+    full_instructions: str,
+    seed_help: str,
+    task_type_param: str = "task_type",
+    min_labels: int = 2,
+    max_labels: int = 50,
+    short_instructions_help: str = "",
+) -> dict[str, Param]:
+    """The form's fields: task type, labels, workteam, workers per object, max objects, instructions, seeding."""
+    return {
+        task_type_param: Param(
+            task_types[0], type="string", enum=list(task_types), title="Task type", description=task_type_help
+        ),
+        "labels": Param(
+            list(labels),
+            type="array",
+            items={"type": "string", "minLength": 1, "maxLength": 127},
+            minItems=min_labels,
+            maxItems=max_labels,
+            uniqueItems=True,
+            title="Labels",
+            description=f"The classes workers choose from ({min_labels} to {max_labels}).",
+        ),
+        "workteam_arn": Param(
+            "",
+            type="string",
+            pattern=WORKTEAM_PATTERN,
+            title="Workteam ARN",
+            description="A private or vendor workteam; empty uses the gt_workteam_arn Variable. "
+            "The public workforce (Mechanical Turk) closed in September 2026.",
+        ),
+        "workers_per_object": Param(
+            3,
+            type="integer",
+            minimum=1,
+            maximum=9,
+            title=f"Workers per {object_noun}",
+            description=f"Answers consolidated per {object_noun}",
+        ),
+        "max_objects": Param(
+            max_objects,
+            type="integer",
+            minimum=1,
+            maximum=100_000,
+            title=f"Max {object_noun}s",
+            description=f"{object_noun.capitalize()}s to label this run (and how many samples are seeded)",
+        ),
+        "short_instructions": Param(
+            short_instructions,
+            type="string",
+            minLength=1,
+            maxLength=1000,
+            title="Short instructions",
+            description=short_instructions_help or "Shown beside every task",
+        ),
+        "full_instructions": Param(
+            full_instructions, type="string", minLength=1, maxLength=100_000, title="Full instructions"
+        ),
+        "seed_sample_data": Param(True, type="boolean", title="Seed sample data", description=seed_help),
+    }
+
+
+def settings_problems(
+    *,
+    label_task_types: Sequence[str],
+    labels: Sequence[str],
+    form_workteam_arn: str,
+    workteam_arn: str,
+    role_arn: str,
+    bucket: str,
+) -> list[str]:
+    """What is wrong with a run's settings, one sentence per problem naming the param or Variable."""
+    problems: list[str] = []
+    for name in label_task_types:
+        info = task_types.get_task_type(name)
+        reasons = [info.check_label_count(len(labels)), *(info.check_label_name(label) for label in labels)]
+        where = f"param 'labels' ({name})" if len(label_task_types) > 1 else "param 'labels'"
+        problems += [f"{where}: {reason}" for reason in reasons if reason]
+    blank = [label for label in labels if not label.strip()]
+    if blank:
+        problems.append(f"param 'labels': label names must not be blank, got {blank}")
+    try:
+        check_workteam_arn(workteam_arn)
+    except InvalidLabelingJobConfigError as error:
+        where = "param 'workteam_arn'" if form_workteam_arn else "Variable 'gt_workteam_arn' (param empty)"
+        problems.append(f"{where}: {error}")
+    if not limits.ROLE_ARN_PATTERN.match(role_arn):
+        problems.append(f"Variable 'gt_role_arn': {role_arn!r} is not an IAM role ARN")
+    if not _BUCKET.fullmatch(bucket):
+        problems.append(f"Variable 'gt_bucket': {bucket!r} is not an S3 bucket name")
+    return problems
+
+
+def check_run_settings(
+    *,
+    label_task_types: Sequence[str],
+    labels: Sequence[str],
+    form_workteam_arn: str,
+    workteam_arn: str,
+    role_arn: str,
+    bucket: str,
+    what: str = "a labeling job",
+) -> None:
+    """A labeling DAG's first task: fail (see :func:`fail_on`) on any :func:`settings_problems`."""
+    fail_on(
+        settings_problems(
+            label_task_types=label_task_types,
+            labels=labels,
+            form_workteam_arn=form_workteam_arn,
+            workteam_arn=workteam_arn,
+            role_arn=role_arn,
+            bucket=bucket,
+        ),
+        what,
+    )
+    print(f"{', then '.join(label_task_types)} with labels {list(labels)} on {workteam_arn}")
+
+
+def fail_on(problems: Sequence[str], what: str = "a labeling job") -> None:
+    """Fail the task, not retried (the same settings would fail the same way), listing ``problems``."""
+    if problems:
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
+        raise AirflowFailException(f"This run's settings cannot start {what}:\n- " + "\n- ".join(problems))

@@ -1,0 +1,185 @@
+"""Output augmented manifests -> a versioned training dataset in S3, announced as an Airflow Asset."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
+from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
+from airflow.sdk import Asset
+
+from gt_provider.datasets.errors import DatasetError
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+#: URI scheme of dataset Assets: the name is known when the DAG file is parsed, the bucket
+#: (an Airflow Variable) only when the task runs, so the event's extra carries the S3 URI.
+ASSET_SCHEME = "gt-dataset"
+
+
+def dataset_asset(name: str) -> Asset:
+    """The Asset for dataset ``name``: the outlet of the labeling DAG, the schedule of training DAGs."""
+    return Asset(name=f"gt_dataset_{name}", uri=f"{ASSET_SCHEME}://{name}", group="dataset")
+
+
+class BuildTrainingDatasetOperator(AwsBaseOperator[S3Hook]):
+    """Write the next version of a training dataset from labeling jobs' output manifests.
+
+    Calls ``gt_provider.datasets.build_dataset``: the new version under
+    ``<dataset_uri>/v=<N>/`` holds the parent version's objects plus the new jobs' labels
+    (the latest label of a source wins), split train / validation / test -- stratified by
+    class, and sticky: an object never changes split between versions --, exported in
+    ``formats`` with a dataset card (``dataset.json``, ``README.md``, class chart).
+    ``dataset.json`` is written last: a version is visible only once complete, and a
+    committed version is never overwritten. A retry with the same inputs returns the
+    version the first try committed.
+
+    With ``asset`` (see :func:`dataset_asset`), the task emits an Asset event whose extra
+    carries the version, URI and counts, so that training DAGs can be scheduled on it.
+
+    :param output_manifests: Output manifest URI(s), oldest job first; a labeling task's
+        XCom (dict with ``output_manifest_uri``) is accepted too. (templated)
+    :param dataset_uri: The dataset's root, e.g. ``s3://bucket/datasets/digits``. (templated)
+    :param dataset_name: Defaults to the last part of ``dataset_uri``. (templated)
+    :param ratios: ``{"train": 0.8, "validation": 0.1, "test": 0.1}`` or ``"0.8,0.1,0.1"``. (templated)
+    :param seed: Changes which objects land in which split. (templated)
+    :param stratify: Balance classes across splits (classification outputs).
+    :param formats: Exports besides the augmented manifest: jsonl, csv, coco, yolo,
+        fasttext, conll, spacy, class-listing. (templated)
+    :param label_attribute: The label attribute to read; detected when None. (templated)
+    :param min_confidence: Leave out objects labeled with lower confidence. (templated)
+    :param human_annotated_only: Leave out machine-labeled objects.
+    :param adjustment_status: Adjustment outputs: keep only these statuses. (templated)
+    :param review_attribute: Keep only objects a verification job (this attribute) accepted. (templated)
+    :param review_accept: The verdicts that pass review. (templated)
+    :param label_mapping: ``{old: new}`` renames; several olds to one new merges. (templated)
+    :param carry_forward: Include the parent version's objects (the nightly case).
+    :param asset: The dataset's Asset; added to ``outlets`` and given the event's extra.
+
+    :return: the Asset event's extra: ``{"name", "version", "uri", "card_uri", "counts",
+        "total", "label_attribute", "source_field", "output_type", "job_names", "reused"}``
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields(
+        "output_manifests",
+        "dataset_uri",
+        "dataset_name",
+        "ratios",
+        "seed",
+        "formats",
+        "label_attribute",
+        "min_confidence",
+        "adjustment_status",
+        "review_attribute",
+        "review_accept",
+        "label_mapping",
+    )
+    template_fields_renderers = {"label_mapping": "json", "ratios": "json"}
+    ui_color = "#e8f6e8"
+
+    def __init__(
+        self,
+        *,
+        output_manifests: str | Sequence[str] | Mapping[str, Any],
+        dataset_uri: str,
+        dataset_name: str | None = None,
+        ratios: str | Mapping[str, float] = "0.8,0.1,0.1",
+        seed: str = "",
+        stratify: bool = True,
+        formats: Sequence[str] = ("jsonl",),
+        label_attribute: str | None = None,
+        min_confidence: float | None = None,
+        human_annotated_only: bool = False,
+        adjustment_status: Sequence[str] | None = None,
+        review_attribute: str | None = None,
+        review_accept: Sequence[str] = ("correct",),
+        label_mapping: Mapping[str, str] | None = None,
+        carry_forward: bool = True,
+        asset: Asset | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if asset is not None:
+            kwargs["outlets"] = [*(kwargs.get("outlets") or []), asset]
+        super().__init__(**kwargs)
+        self.output_manifests = output_manifests
+        self.dataset_uri = dataset_uri
+        self.dataset_name = dataset_name
+        self.ratios = ratios
+        self.seed = seed
+        self.stratify = stratify
+        self.formats = formats
+        self.label_attribute = label_attribute
+        self.min_confidence = min_confidence
+        self.human_annotated_only = human_annotated_only
+        self.adjustment_status = adjustment_status
+        self.review_attribute = review_attribute
+        self.review_accept = review_accept
+        self.label_mapping = label_mapping
+        self.carry_forward = carry_forward
+        self.asset = asset
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        from gt_provider.datasets.build import build_dataset
+
+        manifests = _manifest_uris(self.output_manifests)
+        if not self.dataset_uri.startswith("s3://"):
+            raise DatasetError(f"dataset_uri must be an s3:// prefix, got {self.dataset_uri!r}")
+        built = build_dataset(
+            manifests, self.dataset_uri, self._spec(), s3_client=self.hook.get_conn(), log=self.log.info
+        )
+        card = built.card
+        self.log.info(
+            "Dataset %s v=%d %s at %s: %s; label map %s",
+            card["name"],
+            built.version,
+            "re-used (built by an earlier try)" if built.reused else "written",
+            built.uri,
+            ", ".join(f"{split} {count:,}" for split, count in built.counts.items()),
+            card["label_map"],
+        )
+        dropped = card["counts"].get("dropped") or {}
+        if dropped:
+            self.log.info("Left out: %s", ", ".join(f"{count:,} {reason}" for reason, count in dropped.items()))
+        extra = {**built.asset_extra(), "reused": built.reused}
+        if self.asset is not None:
+            context["outlet_events"][self.asset].extra = extra
+        return extra
+
+    def _spec(self) -> Any:
+        from gt_provider.datasets.build import DatasetSpec
+        from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
+
+        name = self.dataset_name or self.dataset_uri.rstrip("/").rsplit("/", 1)[-1]
+        review = ReviewFilter(self.review_attribute, frozenset(self.review_accept)) if self.review_attribute else None
+        return DatasetSpec(
+            name=name,
+            ratios=self.ratios,
+            seed=str(self.seed),
+            stratify=self.stratify,
+            formats=tuple(self.formats),
+            label_attribute=self.label_attribute or None,
+            object_filter=ObjectFilter(
+                min_confidence=None if self.min_confidence in (None, "") else float(self.min_confidence),
+                human_annotated_only=self.human_annotated_only,
+                adjustment_status=frozenset(self.adjustment_status) if self.adjustment_status else None,
+            ),
+            review=review,
+            label_mapping=LabelMapping(dict(self.label_mapping)) if self.label_mapping else None,
+            carry_forward=self.carry_forward,
+        )
+
+
+def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:
+    """URIs from a string, a list, or labeling XComs (``{"output_manifest_uri": ...}``)."""
+    items = [value] if isinstance(value, str | Mapping) else list(value)
+    uris = [item["output_manifest_uri"] if isinstance(item, Mapping) else item for item in items]
+    bad = [uri for uri in uris if not isinstance(uri, str) or not uri.startswith("s3://")]
+    if not uris or bad:
+        raise DatasetError(
+            f"output_manifests must be s3:// URIs of output manifests (or labeling results), got {value!r}"
+        )
+    return uris

@@ -1,0 +1,469 @@
+"""The dataset card: streaming statistics, the README a reviewer reads, and the class chart."""
+
+from __future__ import annotations
+
+import copy
+import io
+import sys
+
+import pytest
+from PIL import Image
+
+from gt_provider.datasets.card import (
+    CHART_FILE,
+    MAX_FAILED_SHARE,
+    MIN_MEAN_CONFIDENCE,
+    MIN_OBJECTS_PER_CLASS_AND_SPLIT,
+    MIN_WORKER_ACCURACY,
+    README_FILE,
+    DatasetStatistics,
+    card_readme,
+    card_warnings,
+    write_card_files,
+)
+from gt_provider.datasets.chart import class_distribution_png
+from gt_provider.datasets.errors import DatasetError
+from gt_provider.datasets.records import Box, ClassLabel, Entity, LabeledObject, LabelKind
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+SPLITS = ("train", "validation", "test")
+
+
+def _obj(
+    *names: str,
+    confidence: float | None = 0.95,
+    kind: LabelKind = LabelKind.CLASS,
+    human: bool = True,
+    boxes: tuple[Box, ...] = (),
+    entities: tuple[Entity, ...] = (),
+    failure: str | None = None,
+) -> LabeledObject:
+    classes = tuple(ClassLabel(index, name, confidence) for index, name in enumerate(names))
+    return LabeledObject(
+        line=1,
+        source="s3://bucket/image.png",
+        source_field="source-ref",
+        attribute="animal",
+        output_type="groundtruth/image-classification",
+        kind=kind,
+        job_name="labeling-job/job-1",
+        human_annotated=human,
+        creation_date="2026-01-02T03:04:05.000000",
+        failure_reason=failure,
+        classes=() if failure else classes,
+        boxes=boxes,
+        entities=entities,
+    )
+
+
+def _box(name: str, confidence: float | None = 0.9) -> Box:
+    return Box(0, name, 1, 2, 3, 4, confidence)
+
+
+class TestDatasetStatistics:
+    def test_counts_objects_per_split_and_class(self):
+        statistics = DatasetStatistics(SPLITS)
+        for split, name in [("train", "cat"), ("train", "cat"), ("train", "dog"), ("validation", "dog")]:
+            statistics.add(split, _obj(name))
+
+        counts = statistics.to_dict()["counts"]
+
+        assert counts["total"] == 4
+        assert counts["per_split"] == {"train": 3, "validation": 1, "test": 0}
+        assert counts["per_split_class"] == {"train": {"cat": 2, "dog": 1}, "validation": {"dog": 1}, "test": {}}
+        assert "instances_per_split_class" not in counts  # one class per object: instances = objects
+        assert counts["dropped"] == {} and counts["failed"] == 0
+
+    def test_boxes_count_objects_and_instances_per_class(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj(kind=LabelKind.BOXES, boxes=(_box("cat"), _box("cat"), _box("dog"))))
+        statistics.add("train", _obj(kind=LabelKind.BOXES, boxes=(_box("cat"),)))
+        statistics.add("train", _obj(kind=LabelKind.BOXES, boxes=()))  # an image with nothing on it
+
+        counts = statistics.to_dict()["counts"]
+
+        assert counts["per_split_class"] == {"train": {"cat": 2, "dog": 1}}
+        assert counts["instances_per_split_class"] == {"train": {"cat": 3, "dog": 1}}
+        assert counts["per_split"] == {"train": 3}
+        assert counts["without_labels"] == {"train": 1}
+
+    def test_entities_and_multi_label(self):
+        statistics = DatasetStatistics(["train"])
+        spans = (Entity("person", 0, 4, 0.8), Entity("person", 10, 14, 0.6), Entity("place", 20, 25, 0.9))
+        statistics.add("train", _obj(kind=LabelKind.ENTITIES, entities=spans))
+        statistics.add("train", _obj("cat", "dog", kind=LabelKind.MULTI_LABEL))
+
+        result = statistics.to_dict()
+
+        assert result["counts"]["per_split_class"] == {"train": {"cat": 1, "dog": 1, "person": 1, "place": 1}}
+        assert result["counts"]["instances_per_split_class"] == {"train": {"cat": 1, "dog": 1, "person": 2, "place": 1}}
+        assert result["confidence"]["min"] == 0.6  # an object's confidence is its least sure part
+
+    @pytest.mark.parametrize(
+        ("confidence", "expected_bin"),
+        [(0.0, 0), (0.05, 0), (0.1, 1), (0.3, 3), (0.6, 6), (0.7, 7), (0.8999999, 8), (0.9, 9), (0.999, 9), (1.0, 9)],
+    )
+    def test_confidence_bin_edges(self, confidence, expected_bin):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj("cat", confidence=confidence))
+
+        histogram = statistics.to_dict()["confidence"]["histogram"]
+
+        assert [entry["count"] for entry in histogram] == [int(i == expected_bin) for i in range(10)]
+
+    def test_confidence_histogram_min_mean_and_missing(self):
+        statistics = DatasetStatistics(["train"])
+        for value in (0.0, 1.0, 0.5, None, None):
+            statistics.add("train", _obj("cat", confidence=value))
+
+        confidence = statistics.to_dict()["confidence"]
+
+        assert confidence["histogram"][0] == {"from": 0.0, "to": 0.1, "count": 1}
+        assert confidence["histogram"][9] == {"from": 0.9, "to": 1.0, "count": 1}
+        assert confidence["histogram"][5]["count"] == 1
+        assert len(confidence["histogram"]) == 10
+        assert confidence["without_confidence"] == 2
+        assert confidence["min"] == 0.0
+        assert confidence["mean"] == 0.5
+
+    def test_no_confidence_at_all(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj("cat", confidence=None))
+
+        confidence = statistics.to_dict()["confidence"]
+
+        assert confidence["min"] is None and confidence["mean"] is None and confidence["without_confidence"] == 1
+
+    def test_dropped_by_reason_and_failed(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj("cat"))
+        for reason in ("failed", "failed", "low-confidence", "duplicate", "failed-review", "machine-annotated"):
+            statistics.drop(reason)
+
+        counts = statistics.to_dict()["counts"]
+
+        assert counts["dropped"] == {
+            "duplicate": 1,
+            "failed": 2,
+            "failed-review": 1,
+            "low-confidence": 1,
+            "machine-annotated": 1,
+        }
+        assert counts["failed"] == 2
+        assert counts["total"] == 1  # dropped objects are not in the dataset
+
+    def test_a_failed_object_kept_in_a_split_counts_as_failed_without_a_class(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj(failure="ClientError: Annotation tasks expired."))
+        statistics.drop("failed")
+
+        result = statistics.to_dict()
+
+        assert result["counts"]["failed"] == 2
+        assert result["counts"]["per_split"] == {"train": 1}
+        assert result["counts"]["per_split_class"] == {"train": {}}
+        assert result["annotation"] == {"human": 0, "machine": 0}
+
+    def test_human_and_machine_annotated(self):
+        statistics = DatasetStatistics(["train"])
+        for human in (True, True, False):
+            statistics.add("train", _obj("cat", human=human))
+
+        assert statistics.to_dict()["annotation"] == {"human": 2, "machine": 1}
+
+    def test_unknown_split_is_refused(self):
+        statistics = DatasetStatistics(["train"])
+
+        with pytest.raises(DatasetError, match="unknown split 'tset'"):
+            statistics.add("tset", _obj("cat"))
+
+    def test_empty_dataset(self):
+        result = DatasetStatistics(SPLITS).to_dict()
+
+        assert result["counts"]["total"] == 0
+        assert result["confidence"]["mean"] is None
+        assert sum(entry["count"] for entry in result["confidence"]["histogram"]) == 0
+
+
+# ----------------------------------------------------------------------------- README
+
+
+def _card(**overrides) -> dict:
+    """A healthy card, as the build assembles it: no threshold crossed."""
+    statistics = DatasetStatistics(SPLITS)
+    for split, per_class in (("train", 80), ("validation", 12), ("test", 12)):
+        for name in ("cat", "dog"):
+            for _ in range(per_class):
+                statistics.add(split, _obj(name, confidence=0.93))
+    statistics.drop("failed")
+    statistics.drop("low-confidence")
+    card = {
+        "schema_version": 1,
+        "name": "animals",
+        "version": 3,
+        "uri": "s3://bucket/datasets/animals/3/",
+        "parent_version": 2,
+        "created": "2026-01-02T03:04:05+00:00",
+        "output_type": "groundtruth/image-classification",
+        "label_kind": "class",
+        "label_attribute": "animal",
+        "source_field": "source-ref",
+        "sources": [
+            {
+                "manifest": "s3://bucket/output/job-1/manifests/output/output.manifest",
+                "job_names": ["job-1"],
+                "objects": 210,
+            }
+        ],
+        "job_names": ["job-1"],
+        "label_map": {"0": "cat", "1": "dog"},
+        "splits": {"ratios": {"train": 0.8, "validation": 0.1, "test": 0.1}, "seed": "s1", "stratified": True},
+        **statistics.to_dict(),
+        "workers": {
+            "label_kind": "class",
+            "measure": "exact class match (1 or 0)",
+            "accuracy_method": "one-coin Dawid-Skene estimate",
+            "note": None,
+            "pairwise_agreement": 0.91,
+            "pairs": 600,
+            "skipped_answers": 0,
+            "workers": [
+                {"worker_id": "private.w1", "answers": 200, "scored": 200, "agreement": 0.97, "accuracy": 0.96},
+                {"worker_id": "private.w2", "answers": 180, "scored": 180, "agreement": 0.93, "accuracy": 0.9},
+            ],
+        },
+        "files": {
+            "augmented-manifest": {"train": ["train.manifest"], "validation": ["validation.manifest"]},
+            "jsonl": {"train": ["jsonl/train.jsonl"]},
+        },
+        "filters": {"min_confidence": 0.5, "human_only": False},
+        "label_mapping": {"kitty": "cat"},
+        "fingerprint": "abc123",
+    }
+    card.update(overrides)
+    return card
+
+
+def _with(card: dict, path: str, value) -> dict:
+    card = copy.deepcopy(card)
+    *parents, last = path.split(".")
+    node = card
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return card
+
+
+class TestReadme:
+    def test_healthy_card_has_no_warnings_and_every_section(self):
+        card = _card()
+
+        readme = card_readme(card)
+
+        assert card_warnings(card) == []
+        assert readme.startswith("# animals — version 3\n")
+        assert "## Warnings\n\nNone:" in readme
+        assert "⚠️" not in readme
+        assert "`job-1`" in readme and "Parent version: 2" in readme
+        assert "| cat | 0 | 80 | 12 | 12 | 104 |" in readme
+        assert "| dog | 1 | 80 | 12 | 12 | 104 |" in readme
+        assert "| **objects** | | **160** | **24** | **24** | **208** |" in readme
+        assert "| failed | 1 |" in readme and "| low-confidence | 1 |" in readme
+        assert "Human: 208 (100.0%)" in readme
+        assert "[0.9, 1.0] ██████████████████████████████ 208" in readme
+        assert "| `private.w2` | 180 | 0.93 | 0.90 |" in readme
+        assert "`kitty` → `cat`" in readme and "`min_confidence` = `0.5`" in readme
+        assert "- **augmented-manifest**" in readme
+        assert "`jsonl/train.jsonl`" in readme
+        assert "training_channels" in readme
+
+    def test_rare_class_in_a_split(self):
+        card = _with(_card(), "counts.per_split_class.test", {"cat": 12, "dog": MIN_OBJECTS_PER_CLASS_AND_SPLIT - 1})
+
+        warnings = card_warnings(card)
+
+        assert warnings == [
+            f"Class `dog` has fewer than {MIN_OBJECTS_PER_CLASS_AND_SPLIT} objects in test "
+            f"({MIN_OBJECTS_PER_CLASS_AND_SPLIT - 1})."
+        ]
+        assert f"| dog | 1 | 80 | 12 | {MIN_OBJECTS_PER_CLASS_AND_SPLIT - 1} ⚠️ |" in card_readme(card)
+
+    def test_class_of_the_label_map_missing_from_a_split(self):
+        card = _with(_card(), "label_map", {"0": "cat", "1": "dog", "2": "bird"})
+
+        assert "Class `bird` has fewer than 10 objects in train (0), validation (0), test (0)." in card_warnings(card)
+
+    def test_empty_split(self):
+        card = _with(_card(), "counts.per_split.test", 0)
+        card = _with(card, "counts.per_split_class.test", {})
+
+        warnings = card_warnings(card)
+
+        assert warnings[0] == "Empty split: `test`."
+        assert not any("in test" in warning for warning in warnings)  # no per-class noise for an empty split
+
+    def test_failed_share_above_threshold(self):
+        read = 208 + 2  # kept + dropped
+        failed_ok = int(MAX_FAILED_SHARE * read)
+        assert not any("failed" in w for w in card_warnings(_with(_card(), "counts.dropped.failed", failed_ok)))
+
+        card = _with(_card(), "counts.failed", 30)
+        card = _with(card, "counts.dropped.failed", 30)
+
+        warnings = card_warnings(card)
+
+        assert any(w.startswith("30 of 239 objects failed (12.6%") for w in warnings)
+        assert "30 failed in labeling (12.6% of 239 objects read)" in card_readme(card)
+
+    def test_low_mean_confidence(self):
+        assert card_warnings(_with(_card(), "confidence.mean", MIN_MEAN_CONFIDENCE)) == []
+
+        warnings = card_warnings(_with(_card(), "confidence.mean", 0.55))
+
+        assert warnings == [
+            f"Mean label confidence is 0.55, below {MIN_MEAN_CONFIDENCE}: workers often disagreed; "
+            "review a sample of labels or the instructions."
+        ]
+
+    def test_inaccurate_worker(self):
+        card = _with(_card(), "workers.workers", [
+            {"worker_id": "private.good", "answers": 50, "scored": 50, "agreement": 0.95, "accuracy": 0.95},
+            {"worker_id": "private.bad", "answers": 50, "scored": 48, "agreement": 0.6, "accuracy": 0.52},
+            {"worker_id": "private.edge", "answers": 5, "scored": 5, "agreement": 0.8, "accuracy": MIN_WORKER_ACCURACY},
+        ])  # fmt: skip
+
+        warnings = card_warnings(card)
+        readme = card_readme(card)
+
+        assert warnings == [
+            f"Worker `private.bad` has accuracy 0.52 (below {MIN_WORKER_ACCURACY}) over 48 scored answers."
+        ]
+        assert "| `private.bad` | 50 | 0.60 | 0.52 ⚠️ |" in readme
+        assert readme.index("private.bad") < readme.index("private.good")  # least accurate first
+
+    def test_workers_of_several_jobs(self):
+        single = _card()["workers"]
+        bad = copy.deepcopy(single)
+        bad["workers"][1]["accuracy"] = 0.4
+        card = _card(workers={"job-1": single, "job-2": bad})
+
+        readme = card_readme(card)
+
+        assert "### Job `job-1`" in readme and "### Job `job-2`" in readme
+        assert card_warnings(card) == [
+            "Worker `private.w2` in job `job-2` has accuracy 0.40 (below 0.8) over 180 scored answers."
+        ]
+
+    def test_without_worker_statistics(self):
+        readme = card_readme(_card(workers=None))
+
+        assert "Not computed: no worker responses were read" in readme
+
+    def test_worker_statistics_without_a_measure(self):
+        workers = {"measure": None, "note": "masks are compared pixel by pixel", "workers": []}
+
+        readme = card_readme(_card(workers=workers))
+
+        assert "- Agreement not computed: masks are compared pixel by pixel." in readme
+
+    def test_multi_part_labels_show_instances(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj(kind=LabelKind.BOXES, boxes=(_box("cat"), _box("cat"))))
+
+        readme = card_readme({"name": "boxes", "version": 1, **statistics.to_dict()})
+
+        assert "| cat |  | 1 ⚠️ | 1 |" in readme
+        assert "| cat |  | 2 | 2 |" in readme  # instances table
+
+    def test_markdown_table_cells_are_escaped(self):
+        statistics = DatasetStatistics(["train"])
+        statistics.add("train", _obj("a|b"))
+
+        readme = card_readme({"name": "odd", **statistics.to_dict()})
+
+        assert "| a\\|b |" in readme
+
+    @pytest.mark.parametrize("uri", ["s3://bucket/datasets/animals/v=3/", None])
+    def test_usage_snippet_is_python(self, uri):
+        readme = card_readme(_card(uri=uri))
+
+        snippet = readme.split("```python\n", 1)[1].split("```", 1)[0]
+
+        compile(snippet, "README.md", "exec")
+        assert "training_channels(card)" in snippet
+
+    def test_minimal_card_renders(self):
+        readme = card_readme({"name": "bare"})
+
+        assert readme.startswith("# bare\n")
+        assert "No objects." in readme
+
+
+class TestWriteCardFiles:
+    def test_writes_readme_and_chart(self, tmp_path):
+        card = _card()
+
+        written = write_card_files(tmp_path / "staging", card)
+
+        assert written == [README_FILE, CHART_FILE]
+        readme = (tmp_path / "staging" / README_FILE).read_text(encoding="utf-8")
+        assert f"![Objects per class and split]({CHART_FILE})" in readme
+        png = (tmp_path / "staging" / CHART_FILE).read_bytes()
+        assert png.startswith(PNG_SIGNATURE)
+        with Image.open(io.BytesIO(png)) as image:
+            image.load()
+            assert image.format == "PNG"
+
+    def test_without_pillow_the_readme_says_why_there_is_no_chart(self, tmp_path, monkeypatch):
+        monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
+
+        written = write_card_files(tmp_path, _card())
+
+        assert written == [README_FILE]
+        assert not (tmp_path / CHART_FILE).exists()
+        assert "No chart: Pillow is not installed" in (tmp_path / README_FILE).read_text(encoding="utf-8")
+
+    def test_dataset_json_is_left_to_the_build(self, tmp_path):
+        write_card_files(tmp_path, _card())
+
+        assert sorted(path.name for path in tmp_path.iterdir()) == [README_FILE, CHART_FILE]
+
+
+class TestChart:
+    def _decode(self, png: bytes) -> Image.Image:
+        assert png.startswith(PNG_SIGNATURE)
+        image = Image.open(io.BytesIO(png))
+        image.load()
+        return image
+
+    def test_a_few_classes(self):
+        png = class_distribution_png(_card()["counts"]["per_split_class"])
+
+        image = self._decode(png)
+
+        assert image.size == (560, 444)
+        assert image.mode == "RGB"
+        colours = {colour for _, colour in image.getcolors(maxcolors=1 << 16)}
+        assert {(0, 114, 178), (230, 159, 0), (0, 158, 115)} <= colours  # one bar colour per split
+
+    def test_fifty_classes_with_long_names_stay_within_bounds(self):
+        names = [f"a-rather-long-class-name-{index}" for index in range(50)]
+        per_split_class = {split: {name: 1000 * index for index, name in enumerate(names)} for split in SPLITS}
+
+        image = self._decode(class_distribution_png(per_split_class))
+
+        assert 560 <= image.width <= 2400
+        assert image.height > 444  # room for the turned labels
+
+    def test_empty_dataset(self):
+        image = self._decode(class_distribution_png({"train": {}, "validation": {}}))
+
+        assert image.size == (560, 444)
+
+    def test_no_splits_at_all(self):
+        assert self._decode(class_distribution_png({})).size == (560, 444)
+
+    def test_none_without_pillow(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "PIL", None)
+
+        assert class_distribution_png({"train": {"cat": 1}}) is None

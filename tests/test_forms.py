@@ -1,0 +1,77 @@
+"""The Trigger form's fields and the settings checks that the form cannot make."""
+
+from __future__ import annotations
+
+import pytest
+from airflow.sdk.definitions.param import ParamValidationError
+
+from gt_provider.forms import labeling_params, settings_problems
+
+PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
+PRIVATE = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team"
+ROLE = "arn:aws:iam::123456789012:role/GroundTruth"
+
+
+def _params() -> dict:
+    return labeling_params(
+        task_types=["ImageMultiClass", "ImageMultiClassMultiLabel"],
+        task_type_help="help",
+        labels=["cat", "dog"],
+        object_noun="image",
+        max_objects=10,
+        short_instructions="Pick one.",
+        full_instructions="Pick the animal.",
+        seed_help="seed",
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("workteam_arn", PUBLIC),
+        ("workers_per_object", 0),
+        ("workers_per_object", 10),
+        ("labels", ["cat"]),
+        ("labels", ["cat", "cat"]),
+        ("task_type", "BoundingBox"),
+        ("max_objects", 0),
+        ("short_instructions", ""),
+    ],
+)
+def test_the_form_refuses_what_a_schema_can_say(field, value):
+    param = _params()[field]
+    with pytest.raises(ParamValidationError):
+        param.resolve(value)
+
+
+def test_the_form_accepts_its_defaults_a_private_team_and_an_empty_workteam():
+    params = _params()
+    assert {name: param.resolve(param.value) for name, param in params.items()}["labels"] == ["cat", "dog"]
+    assert params["workteam_arn"].resolve(PRIVATE) == PRIVATE
+    assert params["workteam_arn"].resolve("") == ""
+
+
+def test_settings_problems_name_the_field_or_variable_to_fix():
+    problems = settings_problems(
+        label_task_types=["ImageMultiClass"],
+        labels=["cat", " "],
+        form_workteam_arn="",
+        workteam_arn=PUBLIC,
+        role_arn="not-a-role",
+        bucket="Bad_Bucket",
+    )
+    text = "\n".join(problems)
+    assert "param 'labels': label names must not be blank" in text
+    assert "Variable 'gt_workteam_arn' (param empty)" in text and "public" in text.lower()
+    assert "Variable 'gt_role_arn'" in text and "Variable 'gt_bucket'" in text
+    assert (
+        settings_problems(
+            label_task_types=["ImageMultiClass"],
+            labels=["cat", "dog"],
+            form_workteam_arn=PRIVATE,
+            workteam_arn=PRIVATE,
+            role_arn=ROLE,
+            bucket="gt-bucket",
+        )
+        == []
+    )
