@@ -81,8 +81,9 @@ def test_multi_label_run_writes_several_labels_per_ticket(aws, airflow_db):
     fasttext = []
     for split in card["counts"]["per_split"]:
         fasttext += aws.get_text(f"s3://{aws.bucket}/datasets/tickets/v=1/fasttext/{split}.txt").splitlines()
-    # fastText has no line for a ticket whose workers chose no class at all.
-    assert len(fasttext) == 30 - sum(card["counts"]["without_labels"].values())
+    # fastText has no line for a ticket whose workers chose no class at all; the card has
+    # ``without_labels`` only when there are such tickets (the simulated workers differ per run).
+    assert len(fasttext) == 30 - sum(card["counts"].get("without_labels", {}).values())
     assert any(line.split(" ", 2)[1].startswith("__label__") for line in fasttext)  # a ticket about two things
 
 

@@ -131,7 +131,8 @@ class DatasetStatistics:
 
         Classes are sorted by name so that two builds of the same data give the same card.
         ``counts.failed`` is every failed object seen, dropped or kept;
-        ``counts.instances_per_split_class`` is there only when labels have several parts.
+        ``counts.instances_per_split_class`` is there only when labels have several parts, and
+        ``counts.without_labels`` only when some kept object has no label.
         """
         objects: dict[str, dict[str, int]] = {split: {} for split in self._splits}
         extra_instances: dict[str, dict[str, int]] = {split: {} for split in self._splits}
