@@ -48,9 +48,24 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", help="rename or merge a label")
     build.add_argument("--no-carry-forward", action="store_true", help="do not include the parent version's objects")
     build.add_argument("--version", type=int, help="write this version number instead of the next one")
+    build.add_argument(
+        "--workers",
+        type=_positive,
+        help="processes that read large local inputs (default: up to 2, as CPUs allow; 1: one process)",
+    )
     build.add_argument("--json", action="store_true", help="print dataset.json on stdout")
     build.add_argument("--endpoint-url", help="S3 endpoint, e.g. the local AWS (http://127.0.0.1:5000)")
     return parser
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {value!r}")
+    return number
 
 
 def _spec(args: argparse.Namespace) -> DatasetSpec:
@@ -95,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             s3_client=client,
             version=args.version,
             log=lambda message: print(message, file=sys.stderr),
+            workers=args.workers,
         )
     except MalformedOutputManifestError as error:
         print(f"error: {error}", file=sys.stderr)

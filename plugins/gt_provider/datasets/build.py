@@ -21,6 +21,7 @@ Standard library only (plus orjson through the parser); no Airflow.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import re
@@ -36,6 +37,7 @@ from gt_provider.datasets.card import write_card_files
 from gt_provider.datasets.errors import DatasetError, DatasetVersionExistsError, MalformedOutputManifestError
 from gt_provider.datasets.exporters import EXPORTERS
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
+from gt_provider.datasets.parallel import Pool, default_workers, plan, scan_parts, write_parts
 from gt_provider.datasets.passes import (
     STRATIFIED_KINDS,
     Scan,
@@ -43,6 +45,7 @@ from gt_provider.datasets.passes import (
     Source,
     WorkerResponses,
     allocate,
+    find_repeats,
     scan,
     write,
 )
@@ -154,6 +157,7 @@ def build_dataset(
     version: int | None = None,
     log: Callable[[str], None] = lambda message: None,
     now: datetime | None = None,
+    workers: int | None = None,
 ) -> BuiltDataset:
     """Build the next version of ``spec.name`` under ``destination`` from ``output_manifests``.
 
@@ -162,6 +166,10 @@ def build_dataset(
     URIs), in the order their labels were made. Raises ``MalformedOutputManifestError``
     (line numbers) before writing anything, and ``DatasetVersionExistsError`` rather than
     overwrite a committed version.
+
+    ``workers`` processes read large local inputs, each its own byte range (see
+    :mod:`gt_provider.datasets.parallel`; the dataset is the same); the default is
+    :func:`~gt_provider.datasets.parallel.default_workers`, and 1 keeps the build in this process.
     """
     if not output_manifests:
         raise DatasetError("no output manifest to build a dataset from")
@@ -192,17 +200,50 @@ def build_dataset(
     selection = Selection(spec.label_attribute, spec.object_filter, spec.review, spec.label_mapping, spec.formats)
     worker_data = _worker_responses(sources, spec, s3_client)
     statistics = DatasetStatistics(list(spec.ratios))
-    scanned = scan(sources, selection, s3_client, log)
-    label_map = _label_map(parent, scanned.label_ids)
-    allocator, assignment, pinned_total = allocate(scanned, spec.ratios, spec.seed, spec.stratify, pinned_index)
-    names = allocator.names
-    stratified = spec.stratify and scanned.kind in STRATIFIED_KINDS
-    log(f"split {len(scanned.unique_rows):,} objects ({pinned_total:,} keep an earlier version's split)")
-    with tempfile.TemporaryDirectory(prefix=f"gt-dataset-{spec.name}-") as staging_name:
-        staging = Path(staging_name)
-        written = write(
-            scanned, sources, selection, assignment, names, label_map, staging, statistics, worker_data, s3_client, log
-        )
+    groups = plan(sources, spec.formats, default_workers() if workers is None else workers) or []
+    with contextlib.ExitStack() as stack:
+        pool = stack.enter_context(Pool(len(groups))) if groups else None
+        if pool is None:
+            scanned = scan(sources, selection, s3_client, log)
+        else:
+            log(f"reading {len(sources)} output manifest(s) in {len(groups)} processes")
+            scanned = scan_parts(pool, groups, sources, selection)
+        find_repeats(scanned)
+        label_map = _label_map(parent, scanned.label_ids)
+        allocator, assignment, pinned_total = allocate(scanned, spec.ratios, spec.seed, spec.stratify, pinned_index)
+        names = allocator.names
+        stratified = spec.stratify and scanned.kind in STRATIFIED_KINDS
+        log(f"split {len(scanned.unique_rows):,} objects ({pinned_total:,} keep an earlier version's split)")
+        staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"gt-dataset-{spec.name}-")))
+        if pool is None:
+            written = write(
+                scanned,
+                sources,
+                selection,
+                assignment,
+                names,
+                label_map,
+                staging,
+                statistics,
+                worker_data,
+                s3_client,
+                log,
+            )
+        else:
+            written = write_parts(
+                pool,
+                groups,
+                scanned,
+                sources,
+                selection,
+                assignment,
+                names,
+                label_map,
+                staging,
+                statistics,
+                worker_data,
+            )
+            pool.close()
         if written.problem_total:
             raise MalformedOutputManifestError(written.problems, written.problem_total)
         if statistics.total == 0 and not written.output_type:

@@ -117,6 +117,32 @@ class DatasetStatistics:
         if self._confidence_min is None or value < self._confidence_min:
             self._confidence_min = value
 
+    def merge(self, other: DatasetStatistics) -> None:
+        """Add the counts ``other`` gathered from other objects of the same dataset (same splits)."""
+        if other._splits != self._splits:
+            raise DatasetError(f"cannot merge the statistics of splits {list(other._splits)} into {list(self._splits)}")
+        shape_of = {key: shape for shape, key in enumerate(self._shapes)}
+        for split, placed in other._placed.items():
+            mine = self._placed[split]
+            for other_shape, count in placed.items():
+                key = other._shapes[other_shape]
+                shape = shape_of.get(key)
+                if shape is None:
+                    shape = shape_of[key] = self._shape_ids[key] = len(self._shapes)
+                    self._shapes.append(key)
+                mine[shape] = mine.get(shape, 0) + count
+        for index, count in enumerate(other._confidence_bins):
+            self._confidence_bins[index] += count
+        self._confidence_count += other._confidence_count
+        self._confidence_sum += other._confidence_sum
+        if other._confidence_min is not None and (
+            self._confidence_min is None or other._confidence_min < self._confidence_min
+        ):
+            self._confidence_min = other._confidence_min
+        self._without_confidence += other._without_confidence
+        for reason, count in other._dropped.items():
+            self._dropped[reason] = self._dropped.get(reason, 0) + count
+
     def drop(self, reason: str) -> None:
         """Count an object left out of the dataset, by why (``failed``, ``low-confidence``, ``duplicate``...)."""
         self._dropped[reason] = self._dropped.get(reason, 0) + 1

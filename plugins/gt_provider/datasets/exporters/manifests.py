@@ -25,6 +25,7 @@ class AugmentedManifestExporter(Exporter):
     """
 
     name = "augmented-manifest"
+    concatenable = True
     kinds = frozenset(LabelKind)
 
     def write(self, split: str, obj: LabeledObject) -> None:
@@ -150,6 +151,7 @@ class JsonLinesExporter(Exporter):
     """
 
     name = "jsonl"
+    concatenable = True
     kinds = frozenset(LabelKind)
 
     def write(self, split: str, obj: LabeledObject) -> None:

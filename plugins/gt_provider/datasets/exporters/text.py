@@ -45,6 +45,7 @@ class FastTextExporter(Exporter):
     """
 
     name = "fasttext"
+    concatenable = True
     kinds = frozenset({LabelKind.CLASS, LabelKind.MULTI_LABEL})
     source_fields = _TEXT_ONLY
 
@@ -107,6 +108,7 @@ class ConllExporter(Exporter):
     """
 
     name = "conll"
+    concatenable = True
     kinds = frozenset({LabelKind.ENTITIES})
     source_fields = _TEXT_ONLY
 

@@ -1,0 +1,415 @@
+"""A dataset build's two passes on several processes, each reading its own byte range of the inputs.
+
+Both passes of a build (:mod:`gt_provider.datasets.passes`) are per-line Python work that
+shares nothing but its results, so for large local inputs ``build_dataset`` runs them on
+``workers`` processes:
+
+1. the inputs, read as one stream, are cut into ``workers`` byte ranges at line starts, and
+   the line number at each cut is counted first, so every line keeps its number;
+2. each process scans its range; the build merges the scans in order (rows, strata, class
+   names), then finds repeated sources and decides the split over all of them, as one
+   process would;
+3. each process writes its range's objects into a folder of its own and returns its
+   statistics, problems and the labels of repeated sources it could not settle alone (those
+   whose other labels another process read); the build settles those, merges the rest, and
+   appends each process's files to the first one's, in order.
+
+The dataset is the one a single process writes: same files, same lines in the same order
+(except that a source labeled in two processes' ranges is written after the others), same
+card. Only formats whose files are sequences of lines (:attr:`Exporter.concatenable`) are
+written this way; with other formats, S3 inputs or small inputs the build runs in one process.
+
+The processes are fresh interpreters (``python -c``), not forks: a build may run inside an
+Airflow task, whose other threads a fork would copy mid-flight. They take work and return
+results as pickles on stdin and stdout; their stderr is the build's. Standard library only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import traceback
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from itertools import pairwise
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from gt_provider.datasets.errors import DatasetError
+from gt_provider.datasets.exporters import EXPORTERS
+from gt_provider.datasets.passes import (
+    Part,
+    Scan,
+    Selection,
+    Source,
+    WorkerResponses,
+    Writer,
+    Written,
+    scan,
+)
+from gt_provider.datasets.statistics import DatasetStatistics
+from gt_provider.exceptions import GroundTruthProviderError
+from gt_provider.manifests.sources import CHUNK_BYTES, is_s3_uri
+
+#: Inputs smaller than this build in one process: starting the others would cost more than it saves.
+PARALLEL_MIN_BYTES = 64 << 20
+#: Processes a build uses when not told (at most this many, and no more than the usable CPUs).
+DEFAULT_WORKERS = 2
+_SERVE = "from gt_provider.datasets.parallel import serve; serve()"
+_PARTS_FOLDER = ".parts"
+
+
+def default_workers() -> int:
+    """``DEFAULT_WORKERS``, or fewer when this process may use fewer CPUs."""
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        usable = os.cpu_count() or 1
+    return max(1, min(DEFAULT_WORKERS, usable))
+
+
+def plan(
+    sources: Sequence[Source], formats: Sequence[str], workers: int, min_bytes: int | None = None
+) -> list[list[Part]] | None:
+    """The parts each process reads (contiguous, in input order), or None to build in one process."""
+    min_bytes = PARALLEL_MIN_BYTES if min_bytes is None else min_bytes
+    if workers < 2 or any(is_s3_uri(source.uri) for source in sources):
+        return None
+    if not all(EXPORTERS[name].concatenable for name in formats):
+        return None
+    try:
+        sizes = [os.path.getsize(source.uri) for source in sources]
+    except OSError:  # the scan says which input cannot be read, and why
+        return None
+    total = sum(sizes)
+    if total < max(min_bytes, 1):
+        return None
+    # Cut points in the inputs read as one stream, moved to the next line start.
+    cuts: list[tuple[int, int]] = [(0, 0)]
+    for k in range(1, workers):
+        target = total * k // workers
+        index = 0
+        while target >= sizes[index]:
+            target -= sizes[index]
+            index += 1
+        cut = _normalized(index, _line_start(sources[index].uri, target), sizes)
+        if cut > cuts[-1]:
+            cuts.append(cut)
+    cuts.append((len(sources), 0))
+    groups = []
+    for (first, start), (last, end) in pairwise(cuts):
+        parts = []
+        for index in range(first, min(last, len(sources) - 1) + 1):
+            begin = start if index == first else 0
+            stop = end if index == last else None
+            if begin >= (sizes[index] if stop is None else stop):
+                continue  # nothing of this source in the range
+            if begin == 0 and stop is None:
+                parts.append(Part(index))
+            else:
+                first_line = 1 + _count_newlines(sources[index].uri, begin) if begin else 1
+                parts.append(Part(index, begin, stop, first_line))
+        if parts:
+            groups.append(parts)
+    return groups if len(groups) > 1 else None
+
+
+def _normalized(index: int, offset: int, sizes: Sequence[int]) -> tuple[int, int]:
+    """A cut at the end of a file is the start of the next one."""
+    while index < len(sizes) and offset >= sizes[index]:
+        index, offset = index + 1, 0
+    return index, offset
+
+
+def _line_start(path: str, offset: int) -> int:
+    """The offset of the first line that starts at or after ``offset``."""
+    if offset == 0:
+        return 0
+    with open(path, "rb") as handle:
+        handle.seek(offset - 1)
+        position = offset - 1
+        while chunk := handle.read(CHUNK_BYTES):
+            newline = chunk.find(b"\n")
+            if newline >= 0:
+                return position + newline + 1
+            position += len(chunk)
+    return position
+
+
+def _count_newlines(path: str, end: int) -> int:
+    count = 0
+    with open(path, "rb") as handle:
+        while end > 0 and (chunk := handle.read(min(CHUNK_BYTES, end))):
+            count += chunk.count(b"\n")
+            end -= len(chunk)
+    return count
+
+
+class Pool:
+    """``size`` build processes, each running one task at a time; close it to stop them."""
+
+    def __init__(self, size: int) -> None:
+        env = dict(os.environ)
+        # The processes import this package from where this process found it.
+        package_root = str(Path(__file__).resolve().parents[2])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
+        self._processes: list[subprocess.Popen[bytes]] = []
+        try:
+            for _ in range(size):
+                self._processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-c", _SERVE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env
+                    )
+                )
+        except BaseException:
+            self.close()
+            raise
+
+    def __len__(self) -> int:
+        return len(self._processes)
+
+    def run(self, task: str, jobs: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """Run ``task`` with each of ``jobs``' arguments on its own process; the results in order."""
+        if len(jobs) > len(self._processes):
+            raise ValueError(f"{len(jobs)} jobs for {len(self._processes)} processes")
+        running = self._processes[: len(jobs)]
+        for process, job in zip(running, jobs, strict=True):
+            try:
+                pickle.dump((task, job), _pipe(process.stdin), protocol=pickle.HIGHEST_PROTOCOL)
+                _pipe(process.stdin).flush()
+            except BrokenPipeError:
+                raise self._died(process) from None
+        replies = []
+        for process in running:  # every reply is read, so that no process is left blocked writing one
+            try:
+                replies.append(pickle.load(_pipe(process.stdout)))
+            except EOFError:
+                replies.append(("error", self._died(process)))
+        for status, value in replies:  # the first error in reading order, as one process would raise it
+            if status == "error":
+                raise value
+        return [value for _, value in replies]
+
+    @staticmethod
+    def _died(process: subprocess.Popen[bytes]) -> DatasetError:
+        return DatasetError(f"a dataset build process stopped with exit code {process.wait()}; its messages are above")
+
+    def close(self) -> None:
+        for process in self._processes:
+            if process.stdin:
+                with contextlib.suppress(BrokenPipeError):  # it had already exited
+                    process.stdin.close()
+        for process in self._processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # pragma: no cover - a process stuck in a task
+                process.kill()
+                process.wait()
+            if process.stdout:
+                process.stdout.close()
+        self._processes.clear()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _pipe(stream: BinaryIO | None) -> BinaryIO:
+    assert stream is not None  # created with PIPE
+    return stream
+
+
+# ------------------------------------------------------------------ the passes, split
+
+
+def scan_parts(pool: Pool, groups: Sequence[Sequence[Part]], sources: Sequence[Source], selection: Selection) -> Scan:
+    """The first pass, one group of parts per process, merged into one scan in reading order."""
+    scans = pool.run("scan", [(list(sources), selection, list(parts)) for parts in groups])
+    merged = Scan()
+    for part_scan in scans:
+        strata = [merged.stratum_names.setdefault(name, len(merged.stratum_names)) for name in part_scan.stratum_names]
+        if strata == list(range(len(strata))):
+            merged.strata.extend(part_scan.strata)
+        else:
+            merged.strata.extend(array("I", (strata[index] for index in part_scan.strata)))
+        merged.digests.extend(part_scan.digests)
+        merged.status.extend(part_scan.status)
+        merged.parts += part_scan.parts
+        merged.lines += part_scan.lines
+        for name, class_id in part_scan.label_ids.items():  # ids >= 1e9 stand for "none": in order of appearance
+            if name not in merged.label_ids:
+                merged.label_ids[name] = class_id if class_id < 1e9 else 1e9 + len(merged.label_ids)
+        if merged.output_type is None and part_scan.output_type is not None:
+            merged.output_type, merged.attribute = part_scan.output_type, part_scan.attribute
+    return merged
+
+
+def write_parts(
+    pool: Pool,
+    groups: Sequence[Sequence[Part]],
+    result: Scan,
+    sources: Sequence[Source],
+    selection: Selection,
+    assignment: array,
+    names: Sequence[str],
+    label_map: list[str],
+    staging: Path,
+    statistics: DatasetStatistics,
+    worker_data: Mapping[str, WorkerResponses],
+) -> Written:
+    """The second pass, one group of parts per process; merges into ``statistics``, ``sources``, ``label_map``."""
+    folders = staging / _PARTS_FOLDER
+    jobs = []
+    part_index = first_row = 0
+    expected = (result.output_type, result.kind, result.attribute)
+    for number, parts in enumerate(groups):
+        lines = result.lines[part_index : part_index + len(parts)]
+        rows = sum(len(part_lines) for part_lines in lines)
+        repeats = {
+            digest: rows_of
+            for digest, rows_of in result.repeats.items()
+            if any(first_row <= row < first_row + rows for row in rows_of)
+        }
+        uris = {sources[part.source].uri for part in parts}
+        wanted = {uri: [object_id for object_id, _ in worker_data[uri][1]] for uri in uris if uri in worker_data}
+        jobs.append(
+            (
+                [Source(source.uri, source.pinned) for source in sources],
+                selection,
+                list(parts),
+                lines,
+                first_row,
+                expected,
+                repeats,
+                assignment,
+                list(names),
+                list(label_map),
+                folders / str(number),
+                wanted,
+            )
+        )
+        part_index += len(parts)
+        first_row += rows
+    written = Written(consolidated={uri: {} for uri in worker_data})
+    held: dict[int, list[tuple[int, Any]]] = {}
+    part_files: list[tuple[Path, dict[str, dict[str, list[str]]]]] = []
+    for number, (part_written, part_statistics, part_sources, part_label_map) in enumerate(pool.run("write", jobs)):
+        statistics.merge(part_statistics)
+        for source, part_source in zip(sources, part_sources, strict=True):
+            source.objects += part_source.objects
+            source.job_names |= part_source.job_names
+        label_map += [name for name in part_label_map if name not in label_map]
+        _merge_written(written, part_written)
+        for digest, labels in part_written.held.items():
+            held.setdefault(digest, []).extend(labels)
+        part_files.append((folders / str(number), part_written.files))
+    if held:  # sources labeled in the ranges of two processes
+        settler = Writer(result.kind, {}, selection, assignment, names, label_map, folders / "held", statistics)
+        for labels in held.values():
+            settler.settle(labels)
+        part_files.append((folders / "held", settler.close().files))
+    written.files = _concatenate(part_files, staging, names)
+    shutil.rmtree(folders)
+    return written
+
+
+def _merge_written(written: Written, part: Written) -> None:
+    for problem in part.problems:
+        written.problem(problem)
+    written.problem_total += part.problem_total - len(part.problems)
+    for uri, records in part.consolidated.items():
+        written.consolidated.setdefault(uri, {}).update(records)
+    if written.output_type is None:
+        written.output_type, written.kind, written.attribute = part.output_type, part.kind, part.attribute
+    if written.source_field is None:
+        written.source_field = part.source_field
+
+
+def _concatenate(
+    part_files: Sequence[tuple[Path, Mapping[str, Mapping[str, list[str]]]]], staging: Path, splits: Sequence[str]
+) -> dict[str, dict[str, list[str]]]:
+    """Each format's per-split files of every part appended, in order, into ``staging``."""
+    files: dict[str, dict[str, list[str]]] = {}
+    for folder, formats in part_files:
+        for name, per_split in formats.items():
+            target = files.setdefault(name, {})
+            for split, paths in per_split.items():
+                known = target.setdefault(split, [])
+                for path in paths:
+                    destination = staging / path
+                    if path not in known:
+                        known.append(path)
+                        destination.parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(folder / path, destination)
+                        continue
+                    with (folder / path).open("rb") as source, destination.open("ab") as sink:
+                        shutil.copyfileobj(source, sink, CHUNK_BYTES)
+    return {
+        name: {split: per_split[split] for split in splits if split in per_split} for name, per_split in files.items()
+    }
+
+
+# ------------------------------------------------------------------ in the build processes
+
+
+def _scan_task(sources: list[Source], selection: Selection, parts: list[Part]) -> Scan:
+    return scan(sources, selection, None, _quiet, parts)
+
+
+def _write_task(
+    sources: list[Source],
+    selection: Selection,
+    parts: list[Part],
+    lines: list[array],
+    first_row: int,
+    expected: tuple[Any, Any, Any],
+    repeats: dict[int, list[int]],
+    assignment: array,
+    names: list[str],
+    label_map: list[str],
+    folder: Path,
+    wanted: dict[str, list[str]],
+) -> tuple[Written, DatasetStatistics, list[Source], list[str]]:
+    statistics = DatasetStatistics(names)
+    writer = Writer(expected[1], repeats, selection, assignment, names, label_map, folder, statistics)
+    writer.written.output_type, writer.written.kind, writer.written.attribute = expected
+    writer.want(wanted)
+    writer.read(sources, parts, lines, first_row, None, _quiet)
+    return writer.close(), statistics, sources, label_map
+
+
+def _quiet(message: str) -> None:
+    """Progress of one range is not worth a line in the build's log."""
+
+
+_TASKS: dict[str, Callable[..., Any]] = {"scan": _scan_task, "write": _write_task}
+
+
+def serve() -> None:
+    """A build process: run tasks read from stdin until it closes, each result pickled to stdout."""
+    results = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything printed goes to stderr, not into the results
+    requests = sys.stdin.buffer
+    while True:
+        try:
+            task, job = pickle.load(requests)
+        except EOFError:
+            return
+        try:
+            reply: tuple[str, Any] = ("ok", _TASKS[task](*job))
+        except BaseException as error:
+            if not isinstance(error, GroundTruthProviderError):  # a bug: where it happened is worth seeing
+                traceback.print_exc()
+            reply = ("error", error)
+        try:
+            data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception:  # an error that cannot be pickled: its text still reaches the build
+            data = pickle.dumps(("error", DatasetError(f"{reply[1].__class__.__name__}: {reply[1]}")))
+        results.write(data)
+        results.flush()

@@ -1,0 +1,226 @@
+"""A build on several processes writes the dataset one process writes.
+
+The processes are real (``python -c`` children talking pickles over pipes); only the size
+below which a build stays in one process is lowered, so that files of a few kilobytes are
+split between processes as a million-line manifest is.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gt_provider.datasets import parallel
+from gt_provider.datasets.build import DatasetSpec, build_dataset
+from gt_provider.datasets.errors import DatasetError, MalformedOutputManifestError
+from gt_provider.datasets.passes import Source
+from gt_provider.datasets.statistics import DatasetStatistics
+from tests.datasets.test_build import output_line, write
+from tests.labeling_fixtures import CLASSES
+
+NOW = datetime(2026, 11, 22, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _split_small_inputs(monkeypatch):
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)
+
+
+def _manifest(path: Path, count: int, *, seed: int = 0, repeats: int = 0, failed_every: int = 13) -> str:
+    """``count`` image-classification lines, uneven classes, some failed, ``repeats`` sources labeled again later."""
+    rng = random.Random(seed)
+    lines = []
+    for index in range(count):
+        label = None if index % failed_every == 5 else rng.choices(CLASSES, weights=range(len(CLASSES), 0, -1))[0]
+        lines.append(output_line(f"s3://b/img/{index}.png", label, confidence=rng.choice((0.55, 0.8, 0.97))))
+    labeled = [index for index in range(count) if index % failed_every != 5]
+    for index in rng.sample(labeled, repeats):  # relabeled later, with a later date: these labels win
+        lines.append(output_line(f"s3://b/img/{index}.png", CLASSES[0], date="2026-11-05T00:00:00"))
+    return write(path, lines)
+
+
+def _build(sources: list[str], root: Path, workers: int, **spec: object) -> dict:
+    spec.setdefault("formats", ("augmented-manifest", "jsonl"))
+    built = build_dataset(sources, str(root), DatasetSpec(name="p", **spec), workers=workers, now=NOW)  # type: ignore[arg-type]
+    return dict(built.card)
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and path.name not in {"dataset.json", "README.md"}  # they name their own folder
+    }
+
+
+def _same_card(one: dict, other: dict) -> None:
+    one, other = dict(one), dict(other)
+    assert one.pop("uri") != other.pop("uri")
+    assert one == other
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_files_and_card_are_the_ones_one_process_writes(tmp_path, workers):
+    manifest = _manifest(tmp_path / "out.manifest", 400, repeats=0)
+
+    serial = _build([manifest], tmp_path / "one", 1)
+    split = _build([manifest], tmp_path / "many", workers)
+
+    _same_card(serial, split)
+    assert _files(tmp_path / "one") == _files(tmp_path / "many")
+    assert serial["counts"]["total"] == 400 - len(range(5, 400, 13))
+
+
+def test_a_source_labeled_in_two_ranges_keeps_its_latest_label_once(tmp_path):
+    # Every repeat is in the last ~10 % of the file and its first label in the rest: most
+    # pairs are read by two processes and settled by the build.
+    manifest = _manifest(tmp_path / "out.manifest", 300, repeats=30)
+
+    serial = _build([manifest], tmp_path / "one", 1)
+    split = _build([manifest], tmp_path / "many", 2)
+
+    _same_card(serial, split)
+    assert serial["counts"]["dropped"]["duplicate"] == 30
+    one, many = _files(tmp_path / "one"), _files(tmp_path / "many")
+    assert one.keys() == many.keys()
+    for name in one:  # the settled labels are written after the others: same lines, other order
+        assert sorted(one[name].splitlines()) == sorted(many[name].splitlines()), name
+
+
+def test_a_version_built_on_its_parent_in_several_processes_matches(tmp_path):
+    first = _manifest(tmp_path / "night-1.manifest", 200, seed=1)
+    second = _manifest(tmp_path / "night-2.manifest", 150, seed=2)
+    for root in ("one", "many"):
+        _build([first], tmp_path / root, 1)
+
+    serial = _build([second], tmp_path / "one", 1)
+    split = _build([second], tmp_path / "many", 3)  # ranges cut across the parent's files and the new one
+
+    assert serial["version"] == split["version"] == 2
+    for card in (serial, split):  # sources name their own folder
+        for source in card["sources"]:
+            source["manifest"] = source["manifest"].rsplit("/v=", 1)[-1]
+    _same_card(serial, split)
+    assert _files(tmp_path / "one") == _files(tmp_path / "many")
+
+
+def test_malformed_lines_in_any_range_are_reported_with_their_line_numbers(tmp_path):
+    lines = [output_line(f"s3://b/{index}.png", "cat") for index in range(60)]
+    lines[7] = "{not json"
+    lines[44] = '{"source-ref": "s3://b/44.png"}'
+    lines.insert(30, "")  # a blank line: skipped, but counted
+    manifest = write(tmp_path / "bad.manifest", lines)
+
+    reported = []
+    for workers in (1, 2, 3):
+        with pytest.raises(MalformedOutputManifestError) as raised:
+            _build([manifest], tmp_path / f"ds-{workers}", workers)
+        reported.append(raised.value.line_numbers)
+        assert not (tmp_path / f"ds-{workers}").exists()
+    assert reported == [[8, 46]] * 3
+
+
+def test_an_error_in_a_build_process_reaches_the_build(tmp_path):
+    manifest = _manifest(tmp_path / "out.manifest", 50)
+
+    with pytest.raises(
+        DatasetError, match=r"fasttext exports inline text \('source'\); the object at output manifest line 1 "
+    ):
+        _build([manifest], tmp_path / "ds", 2, formats=("fasttext",))
+
+
+def test_a_build_process_that_dies_is_an_error_not_a_hang():
+    with parallel.Pool(1) as pool:
+        pool._processes[0].kill()
+        pool._processes[0].wait()
+        with pytest.raises(DatasetError, match="stopped with exit code -9"):
+            pool.run("scan", [([], None, [])])
+
+
+def test_what_stays_in_one_process(tmp_path, monkeypatch):
+    manifest = _manifest(tmp_path / "out.manifest", 20)
+    sources = [Source(manifest)]
+    lines_formats = ("augmented-manifest", "jsonl")
+
+    assert parallel.plan(sources, lines_formats, 2) is not None
+    assert parallel.plan(sources, lines_formats, 1) is None
+    assert parallel.plan([Source("s3://bucket/out.manifest")], lines_formats, 2) is None
+    assert parallel.plan(sources, (*lines_formats, "csv"), 2) is None  # a header per file: not appendable
+    assert parallel.plan([Source(str(tmp_path / "missing"))], lines_formats, 2) is None  # the scan says why
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", Path(manifest).stat().st_size + 1)
+    assert parallel.plan(sources, lines_formats, 2) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    files=st.lists(
+        st.lists(st.sampled_from([b"", b"{}", b'{"a": 1}', b"x" * 300, b" "]), max_size=30), min_size=1, max_size=4
+    ),
+    workers=st.integers(2, 5),
+    last_newline=st.booleans(),
+)
+def test_the_ranges_hold_every_line_once_with_its_number(tmp_path_factory, files, workers, last_newline):
+    folder = tmp_path_factory.mktemp("ranges")
+    sources = []
+    for index, lines in enumerate(files):
+        data = b"\n".join(lines) + (b"\n" if last_newline and lines else b"")
+        path = folder / f"{index}.manifest"
+        path.write_bytes(data)
+        sources.append(Source(str(path)))
+
+    groups = parallel.plan(sources, ("jsonl",), workers, min_bytes=0) or [
+        [parallel.Part(index) for index in range(len(sources))]
+    ]
+
+    assert len(groups) <= workers
+    read = [
+        (part.source, *line)
+        for parts in groups
+        for part in parts
+        for line in part.lines(sources[part.source].uri, None)
+    ]
+    expected = [
+        (index, number, line)
+        for index, source in enumerate(sources)
+        for number, line in enumerate(Path(source.uri).read_bytes().splitlines(keepends=True), 1)
+    ]
+    assert read == expected
+
+
+def test_statistics_gathered_apart_add_up_to_the_ones_gathered_together(tmp_path):
+    from gt_provider.datasets.parse import read_output_manifest
+
+    manifest = _manifest(tmp_path / "out.manifest", 120)
+    objects = list(read_output_manifest(manifest))
+    together, first, second = (DatasetStatistics(["train", "test"]) for _ in range(3))
+    for index, item in enumerate(objects):
+        split = "train" if index % 4 else "test"
+        if item.failed:
+            for stats in (together, first if index < 70 else second):
+                stats.drop("failed")
+            continue
+        together.add(split, item)
+        (first if index < 70 else second).add(split, item)
+
+    first.merge(second)
+
+    assert first.to_dict() == together.to_dict()
+    with pytest.raises(DatasetError, match="cannot merge"):
+        first.merge(DatasetStatistics(["train"]))
+
+
+def test_the_command_takes_a_number_of_processes(tmp_path, capsys):
+    from gt_provider.datasets.__main__ import main
+
+    manifest = _manifest(tmp_path / "out.manifest", 80)
+
+    assert main(["build", manifest, "--out", str(tmp_path / "ds"), "--workers", "2"]) == 0
+    assert "in 2 processes" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["build", manifest, "--out", str(tmp_path / "ds"), "--workers", "0"])
+    assert "--workers: must be a whole number of at least 1, got '0'" in capsys.readouterr().err
