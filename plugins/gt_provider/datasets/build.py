@@ -215,40 +215,26 @@ def build_dataset(
         stratified = spec.stratify and scanned.kind in STRATIFIED_KINDS
         log(f"split {len(scanned.unique_rows):,} objects ({pinned_total:,} keep an earlier version's split)")
         staging = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix=f"gt-dataset-{spec.name}-")))
+
+        def write_splits_index() -> None:
+            _write_splits_index(staging / SPLITS_INDEX, pinned_index, scanned, assignment, names)
+
         if pool is None:
             written = write(
-                scanned,
-                sources,
-                selection,
-                assignment,
-                names,
-                label_map,
-                staging,
-                statistics,
-                worker_data,
-                s3_client,
-                log,
-            )
-        else:
+                scanned, sources, selection, assignment, names, label_map, staging, statistics, worker_data,
+                s3_client, log,
+            )  # fmt: skip
+            write_splits_index()
+        else:  # the index is written while the other processes write the objects
             written = write_parts(
-                pool,
-                groups,
-                scanned,
-                sources,
-                selection,
-                assignment,
-                names,
-                label_map,
-                staging,
-                statistics,
-                worker_data,
-            )
+                pool, groups, scanned, sources, selection, assignment, names, label_map, staging, statistics,
+                worker_data, meanwhile=write_splits_index,
+            )  # fmt: skip
             pool.close()
         if written.problem_total:
             raise MalformedOutputManifestError(written.problems, written.problem_total)
         if statistics.total == 0 and not written.output_type:
             raise DatasetError(f"the output manifests hold no objects: {', '.join(output_manifests)}")
-        _write_splits_index(staging / SPLITS_INDEX, pinned_index, scanned, assignment, names)
         version_uri = location.version_uri(new_version)
         card: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,

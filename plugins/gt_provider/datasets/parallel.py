@@ -172,8 +172,11 @@ class Pool:
     def __len__(self) -> int:
         return len(self._processes)
 
-    def run(self, task: str, jobs: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """Run ``task`` with each of ``jobs``' arguments on its own process; the results in order."""
+    def run(self, task: str, jobs: Sequence[tuple[Any, ...]], meanwhile: Callable[[], None] | None = None) -> list[Any]:
+        """Run ``task`` with each of ``jobs``' arguments on its own process; the results in order.
+
+        ``meanwhile`` runs in this process while they work.
+        """
         if len(jobs) > len(self._processes):
             raise ValueError(f"{len(jobs)} jobs for {len(self._processes)} processes")
         running = self._processes[: len(jobs)]
@@ -183,12 +186,16 @@ class Pool:
                 _pipe(process.stdin).flush()
             except BrokenPipeError:
                 raise self._died(process) from None
-        replies = []
-        for process in running:  # every reply is read, so that no process is left blocked writing one
-            try:
-                replies.append(pickle.load(_pipe(process.stdout)))
-            except EOFError:
-                replies.append(("error", self._died(process)))
+        try:
+            if meanwhile is not None:
+                meanwhile()
+        finally:
+            replies = []
+            for process in running:  # every reply is read, so that no process is left blocked writing one
+                try:
+                    replies.append(pickle.load(_pipe(process.stdout)))
+                except EOFError:
+                    replies.append(("error", self._died(process)))
         for status, value in replies:  # the first error in reading order, as one process would raise it
             if status == "error":
                 raise value
@@ -262,8 +269,12 @@ def write_parts(
     staging: Path,
     statistics: DatasetStatistics,
     worker_data: Mapping[str, WorkerResponses],
+    meanwhile: Callable[[], None] | None = None,
 ) -> Written:
-    """The second pass, one group of parts per process; merges into ``statistics``, ``sources``, ``label_map``."""
+    """The second pass, one group of parts per process; merges into ``statistics``, ``sources``, ``label_map``.
+
+    ``meanwhile`` runs in this process while the others write.
+    """
     folders = staging / _PARTS_FOLDER
     jobs = []
     part_index = first_row = 0
@@ -299,7 +310,9 @@ def write_parts(
     written = Written(consolidated={uri: {} for uri in worker_data})
     held: dict[int, list[tuple[int, Any]]] = {}
     part_files: list[tuple[Path, dict[str, dict[str, list[str]]]]] = []
-    for number, (part_written, part_statistics, part_sources, part_label_map) in enumerate(pool.run("write", jobs)):
+    for number, (part_written, part_statistics, part_sources, part_label_map) in enumerate(
+        pool.run("write", jobs, meanwhile)
+    ):
         statistics.merge(part_statistics)
         for source, part_source in zip(sources, part_sources, strict=True):
             source.objects += part_source.objects

@@ -40,6 +40,7 @@ from gt_provider.manifests.sources import CHUNK_BYTES
 
 #: Kinds whose split is stratified by class.
 STRATIFIED_KINDS = frozenset({LabelKind.CLASS, LabelKind.MULTI_LABEL, LabelKind.VERIFICATION})
+_CLASS = LabelKind.CLASS
 _JOB_NAME_PREFIX = "labeling-job/"
 _PROGRESS_EVERY = 250_000
 _MAX_PROBLEMS = 20
@@ -261,16 +262,27 @@ def allocate(
     allocator = SplitAllocator(ratios, seed)
     names = allocator.names
     stratified = stratify and result.kind in STRATIFIED_KINDS
-    stratum_of = {index: name for name, index in result.stratum_names.items()}
+    digests, strata = result.digests, result.strata
+    stratum_of = list(result.stratum_names) if stratified else [""] * len(result.stratum_names)
+    # A source labeled more than once is balanced by its last label, the likely winner.
+    stratum_row = {rows[0]: rows[-1] for rows in result.repeats.values()}
+    new_rows: list[list[int]] = [[] for _ in stratum_of]
     pinned_total = 0
-    for row in result.unique_rows:
-        digest = result.digests[row]
-        pinned = pinned_index.get(digest)
-        pinned_total += pinned is not None
-        # A source labeled more than once is balanced by its last label, the likely winner.
-        stratum_row = result.repeats[digest][-1] if digest in result.repeats else row
-        stratum = stratum_of[result.strata[stratum_row]] if stratified else ""
-        allocator.add(row, digest, stratum, names[pinned] if pinned is not None else None)
+    if not pinned_index and not stratum_row:  # a first version: every object is new
+        add = [rows.append for rows in new_rows]
+        for row in result.unique_rows:
+            add[strata[row]](row)
+    else:
+        for row in result.unique_rows:
+            stratum = strata[stratum_row.get(row, row)]
+            pinned = pinned_index.get(digests[row])
+            if pinned is None:
+                new_rows[stratum].append(row)
+            else:
+                pinned_total += 1
+                allocator.add(row, digests[row], stratum_of[stratum], names[pinned])
+    for index, rows in enumerate(new_rows):
+        allocator.add_new(stratum_of[index], rows, digests)
     assignment = allocator.allocate(result.rows)
     for rows in result.repeats.values():
         for row in rows[1:]:
@@ -332,6 +344,7 @@ class Writer:
         self._repeated = {row: digest for digest, rows in repeats.items() for row in rows}
         self._held: dict[int, list[tuple[int, LabeledObject]]] = {}
         self._known = set(label_map)
+        self._filtering = selection.filtering
         self._wanted: dict[str, set[str]] = {}
 
     def want(self, object_ids: Mapping[str, Sequence[str]]) -> None:
@@ -400,14 +413,13 @@ class Writer:
 
     def emit(self, row: int, item: LabeledObject) -> None:
         """Write ``item`` (at ``row``) in its split, unless the selection drops it."""
-        selection = self.selection
-        reason = selection.drop_reason(item) if selection.filtering else None
-        if reason is not None:
-            self.statistics.drop(reason)
-            return
+        if self._filtering:
+            reason = self.selection.drop_reason(item)
+            if reason is not None:
+                self.statistics.drop(reason)
+                return
         known = self._known
-        classes = item.classes
-        if item.kind is LabelKind.CLASS and classes[0].name in known:  # the common case, checked cheaply
+        if item.kind is _CLASS and item.classes[0].name in known:  # the common case, checked cheaply
             pass
         elif not known.issuperset(item.label_names):  # a name the scan could not see (odd shapes)
             for name in item.label_names:

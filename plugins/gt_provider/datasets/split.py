@@ -108,22 +108,41 @@ class SplitAllocator:
             return
         keys.append(((self._order(digest) if self._seed_mix else digest) << _ROW_BITS) | row)
 
+    def add_new(self, stratum: str, rows: Sequence[int], digests: Sequence[int]) -> None:
+        """Register objects of ``stratum`` without a pinned split: ``rows``, each of source digest ``digests[row]``.
+
+        What ``add`` does for each, in one step (a million objects in a fraction of a second).
+        """
+        if not rows:
+            return
+        top = max(rows)
+        if top >= 1 << _ROW_BITS:
+            raise DatasetError(f"a dataset holds at most {1 << _ROW_BITS} objects")
+        self._rows = max(self._rows, top + 1)
+        keys = self._strata.setdefault(stratum, [])
+        if self._seed_mix:
+            order = self._order
+            keys += [(order(digests[row]) << _ROW_BITS) | row for row in rows]
+        else:
+            keys += [(digests[row] << _ROW_BITS) | row for row in rows]
+
     def allocate(self, rows: int | None = None) -> array:
         """Split index per row (``array('b')``); rows never added stay ``UNASSIGNED``."""
         result = array("b", [UNASSIGNED]) * max(rows or 0, self._rows)
         for row, index in self._pinned_rows:
             result[row] = index
         row_mask = (1 << _ROW_BITS) - 1
-        sequences: dict[tuple[int, ...], list[int]] = {}
+        zeros = [0] * len(self.names)
+        # Which split the k-th new object of a stratum gets depends only on k and the stratum's
+        # pinned counts: strata that start alike share one sequence, as long as the longest.
+        starts = {stratum: tuple(self._pinned_counts.get(stratum, zeros)) for stratum in self._strata}
+        lengths: dict[tuple[int, ...], int] = {}
         for stratum, keys in self._strata.items():
-            pinned = tuple(self._pinned_counts.get(stratum, [0] * len(self.names)))
+            lengths[starts[stratum]] = max(lengths.get(starts[stratum], 0), len(keys))
+        sequences = {pinned: self._sequence(pinned, length) for pinned, length in lengths.items()}
+        for stratum, keys in self._strata.items():
             keys.sort()
-            # Which split the k-th new object of the stratum gets depends only on k and the
-            # pinned counts: strata that start alike share one sequence.
-            sequence = sequences.get(pinned)
-            if sequence is None or len(sequence) < len(keys):
-                sequence = sequences[pinned] = self._sequence(pinned, len(keys))
-            for key, index in zip(keys, sequence, strict=False):
+            for key, index in zip(keys, sequences[starts[stratum]], strict=False):
                 result[key & row_mask] = index
         return result
 
