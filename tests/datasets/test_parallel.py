@@ -7,6 +7,7 @@ split between processes as a million-line manifest is.
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +21,7 @@ from gt_provider.datasets.build import DatasetSpec, build_dataset
 from gt_provider.datasets.errors import DatasetError, MalformedOutputManifestError
 from gt_provider.datasets.passes import Source
 from gt_provider.datasets.statistics import DatasetStatistics
-from tests.datasets.test_build import output_line, write
+from tests.datasets.test_build import ATTRIBUTE, output_line, write
 from tests.labeling_fixtures import CLASSES
 
 NOW = datetime(2026, 11, 22, tzinfo=UTC)
@@ -32,13 +33,18 @@ def _split_small_inputs(monkeypatch):
 
 
 def _manifest(path: Path, count: int, *, seed: int = 0, repeats: int = 0, failed_every: int = 13) -> str:
-    """``count`` image-classification lines, uneven classes, some failed, ``repeats`` sources labeled again later."""
+    """``count`` image-classification lines, uneven classes, every ``failed_every``-th failed (0: none),
+    ``repeats`` sources labeled again later."""
     rng = random.Random(seed)
     lines = []
     for index in range(count):
-        label = None if index % failed_every == 5 else rng.choices(CLASSES, weights=range(len(CLASSES), 0, -1))[0]
+        label = (
+            None
+            if failed_every and index % failed_every == 5
+            else rng.choices(CLASSES, weights=range(len(CLASSES), 0, -1))[0]
+        )
         lines.append(output_line(f"s3://b/img/{index}.png", label, confidence=rng.choice((0.55, 0.8, 0.97))))
-    labeled = [index for index in range(count) if index % failed_every != 5]
+    labeled = [index for index in range(count) if not failed_every or index % failed_every != 5]
     for index in rng.sample(labeled, repeats):  # relabeled later, with a later date: these labels win
         lines.append(output_line(f"s3://b/img/{index}.png", CLASSES[0], date="2026-11-05T00:00:00"))
     return write(path, lines)
@@ -107,6 +113,34 @@ def test_a_version_built_on_its_parent_in_several_processes_matches(tmp_path):
             source["manifest"] = source["manifest"].rsplit("/v=", 1)[-1]
     _same_card(serial, split)
     assert _files(tmp_path / "one") == _files(tmp_path / "many")
+
+
+def test_worker_statistics_see_the_objects_of_every_range(tmp_path):
+    """A job's output in Ground Truth's layout, locally: answers of three workers per object."""
+    job = tmp_path / "output" / "job-1"
+    (job / "manifests" / "output").mkdir(parents=True)
+    manifest = _manifest(job / "manifests" / "output" / "output.manifest", 90, failed_every=0)
+    labels = [
+        json.loads(line)[f"{ATTRIBUTE}-metadata"]["class-name"] for line in Path(manifest).read_text().splitlines()
+    ]
+    for object_id, label in enumerate(labels):
+        folder = job / "annotations" / "worker-response" / "iteration-1" / str(object_id)
+        folder.mkdir(parents=True)
+        wrong = CLASSES[(CLASSES.index(label) + 1) % len(CLASSES)]
+        answers = [
+            {"workerId": worker, "answerContent": {"crowd-image-classifier": {"label": answer}}}
+            for worker, answer in (("a", label), ("b", label if object_id % 3 else wrong), ("c", wrong))
+        ]
+        (folder / "2026-11-02_03:04:05.json").write_text(json.dumps({"answers": answers}))
+
+    serial = _build([manifest], tmp_path / "one", 1)
+    split = _build([manifest], tmp_path / "many", 2)
+
+    _same_card(serial, split)
+    [statistics] = split["workers"].values()
+    assert statistics["scored_answers"] == 3 * 90  # every object was compared, whichever process read it
+    agreement = {worker["worker_id"]: worker["agreement"] for worker in statistics["workers"]}
+    assert agreement == {"a": 1.0, "b": round(60 / 90, 4), "c": 0.0}
 
 
 def test_malformed_lines_in_any_range_are_reported_with_their_line_numbers(tmp_path):

@@ -1,11 +1,12 @@
 """Output augmented manifests -> one versioned training dataset, streaming.
 
 ``build_dataset`` reads its inputs in two passes (:mod:`gt_provider.datasets.passes`) and
-never holds them: the first parses every line, reports malformed lines (all of them, before
-anything is written), applies filters and label renaming, and registers objects for the
-split; the second writes every kept object to its split in each format, the latest label of
-each source winning, and feeds the dataset card. Per object it keeps a few machine words,
-so a million-line manifest builds within 300 MB.
+never holds them: the first scans every line quickly (its source and class) and decides every
+object's split; the second parses every line fully, reports malformed lines (all of them,
+before anything is committed), applies filters and label renaming, and writes every kept
+object to its split in each format, the latest label of each source winning, feeding the
+dataset card. Per object it keeps a few machine words, so a million-line manifest builds
+within 300 MB.
 
 A new version starts from its parent (the latest committed version):
 
@@ -15,6 +16,9 @@ A new version starts from its parent (the latest committed version):
   the later input wins);
 - every object keeps the split it had in any earlier version (``splits.tsv`` is carried
   forward in full), so nothing that was ever in ``test`` is trained on later.
+
+Large local inputs are read by several processes, each its own byte range
+(:mod:`gt_provider.datasets.parallel`); the dataset is the same.
 
 Standard library only (plus orjson through the parser); no Airflow.
 """
