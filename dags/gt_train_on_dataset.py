@@ -10,7 +10,9 @@ Scheduled on the **dataset Asset** `gt_dataset_digits`, not on time: every versi
 2. **training_config** — `SageMakerTrainingOperator`'s request, with the dataset's
    train / validation channels from `gt_provider.datasets.channels.training_channels`
    (augmented manifests in Pipe mode; the test split is held out).
-3. **train_model** — `SageMakerTrainingOperator`, waiting for the job.
+3. **train_model** — `ReattachingTrainingOperator` (the Amazon provider's
+   `SageMakerTrainingOperator`, whose retry re-attaches to the job an earlier try created
+   instead of paying for a second one), waiting for the job.
 4. **evaluate** — records the model's `validation:accuracy` and the best accuracy among the
    versions already registered in the model package group `digits-classifier`.
 5. **register_model** — only when the new model beats that best (a short-circuit skips it
@@ -28,14 +30,12 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.providers.amazon.aws.operators.sagemaker import (
-    SageMakerRegisterModelVersionOperator,
-    SageMakerTrainingOperator,
-)
+from airflow.providers.amazon.aws.operators.sagemaker import SageMakerRegisterModelVersionOperator
 from airflow.sdk import DAG, Param, task
 
 from gt_provider.callbacks import log_failure
 from gt_provider.operators.dataset import dataset_asset
+from gt_provider.operators.training import ReattachingTrainingOperator
 
 DATASET = "digits"
 MODEL_PACKAGE_GROUP = "digits-classifier"
@@ -117,8 +117,8 @@ with DAG(
         from gt_provider.labeling_request import default_job_name
 
         return {
-            # Readable and per run. SageMakerTrainingOperator's default for an existing name is
-            # "timestamp": a retry after the job was created starts a new job with a suffix.
+            # Readable, and the same on every try of a run: a retry finds the job its earlier
+            # try created and waits for it (ReattachingTrainingOperator).
             "TrainingJobName": default_job_name(DATASET, f"train-v{dataset['version']}", run_id or ""),
             "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "Pipe"},
             "RoleArn": role_arn,
@@ -189,7 +189,7 @@ with DAG(
 
     dataset = resolve_dataset(BUCKET)
     config = training_config(dataset, BUCKET, ROLE_ARN, TRAINING_IMAGE)
-    train = SageMakerTrainingOperator(
+    train = ReattachingTrainingOperator(
         task_id="train_model", config=config, wait_for_completion=True, print_log=False, check_interval=POLL_SECONDS
     )
     evaluation = evaluate(train.output, dataset)

@@ -33,7 +33,12 @@ def get_provider_info() -> dict[str, object]:
         "operators": [
             {
                 "integration-name": "Amazon SageMaker Ground Truth",
-                "python-modules": ["gt_provider.operators.labeling"],
+                "python-modules": [
+                    "gt_provider.operators.labeling",
+                    "gt_provider.operators.manifest",
+                    "gt_provider.operators.dataset",
+                    "gt_provider.operators.training",
+                ],
             }
         ],
         "sensors": [
