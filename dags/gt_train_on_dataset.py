@@ -17,7 +17,8 @@ Scheduled on the **dataset Asset** `gt_dataset_digits`, not on time: every versi
    versions already registered in the model package group `digits-classifier`.
 5. **register_model** — only when the new model beats that best (a short-circuit skips it
    otherwise): `SageMakerRegisterModelVersionOperator` adds a version, pending manual
-   approval, carrying the metric and the dataset version.
+   approval, carrying the metric, the dataset version and the training job. A retry after
+   the version was created returns it instead of registering the model twice.
 
 Settings (Airflow Variables, with local defaults): `gt_bucket`, `gt_role_arn`,
 `gt_training_image`, `gt_inference_image`. `GT_POLL_SECONDS` sets how often the training wait
@@ -48,10 +49,38 @@ TRAINING_IMAGE = "{{ var.value.get('gt_training_image', 'gt-provider-local/image
 INFERENCE_IMAGE = "{{ var.value.get('gt_inference_image', 'gt-provider-local/image-classification:latest') }}"
 
 
+def registered_models(sagemaker: Any) -> list[dict[str, Any]]:
+    """DescribeModelPackage of every version in the model package group (none when there is no group yet)."""
+    from botocore.exceptions import ClientError
+
+    summaries: list[dict[str, Any]] = []
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=MODEL_PACKAGE_GROUP):
+            summaries += page["ModelPackageSummaryList"]
+    except ClientError as error:
+        # Only "no such group yet" means "nothing registered"; anything else (access denied,
+        # throttling) must not let a model through unexamined.
+        if error.response["Error"]["Code"] not in ("ValidationException", "ResourceNotFound"):
+            raise
+    return [sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
 class _RegisterModelVersionOperator(SageMakerRegisterModelVersionOperator):
-    """The Amazon provider's operator, with ``extras`` templated (the metric is known at run time)."""
+    """The Amazon provider's operator with ``extras`` templated (the metric is known at run time),
+    and safe to retry: the version an earlier try registered for the same training job is
+    returned instead of registering a second one."""
 
     template_fields = (*SageMakerRegisterModelVersionOperator.template_fields, "extras")
+
+    def execute(self, context: Any) -> str:
+        job = (self.extras or {}).get("CustomerMetadataProperties", {}).get("training_job")
+        for package in registered_models(self.hook.conn) if job else []:
+            if package.get("CustomerMetadataProperties", {}).get("training_job") == job:
+                self.log.info(
+                    "%s is registered for %s already (an earlier try): not again", package["ModelPackageArn"], job
+                )
+                return package["ModelPackageArn"]
+        return super().execute(context)
 
 
 with DAG(
@@ -138,25 +167,11 @@ with DAG(
         metrics = {metric["MetricName"]: metric["Value"] for metric in job.get("FinalMetricDataList", [])}
         if METRIC not in metrics:
             raise ValueError(f"training job {job['TrainingJobName']} reported no {METRIC} (got {sorted(metrics)})")
-        from botocore.exceptions import ClientError
-
-        sagemaker = SageMakerHook(aws_conn_id="aws_default").conn
-        previous: list[float] = []
-        summaries: list[dict[str, Any]] = []
-        try:
-            pages = sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=MODEL_PACKAGE_GROUP)
-            for page in pages:
-                summaries += page["ModelPackageSummaryList"]
-        except ClientError as error:
-            # Only "no such group yet" means "nothing registered"; anything else (access denied,
-            # throttling) must not let a model through unexamined.
-            if error.response["Error"]["Code"] not in ("ValidationException", "ResourceNotFound"):
-                raise
-        for summary in summaries:
-            package = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
-            value = package.get("CustomerMetadataProperties", {}).get(METRIC)
-            if value is not None:
-                previous.append(float(value))
+        previous = [
+            float(package["CustomerMetadataProperties"][METRIC])
+            for package in registered_models(SageMakerHook(aws_conn_id="aws_default").conn)
+            if METRIC in package.get("CustomerMetadataProperties", {})
+        ]
         best = max(previous, default=None)
         result = {
             "metric": METRIC,
