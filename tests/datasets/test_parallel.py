@@ -176,6 +176,14 @@ def test_a_build_process_that_dies_is_an_error_not_a_hang():
             pool.run("scan", [([], None, [])])
 
 
+def test_a_failed_build_stops_its_processes_at_once():
+    with pytest.raises(RuntimeError), parallel.Pool(2) as pool:
+        processes = list(pool._processes)
+        raise RuntimeError("the build failed while the processes worked")
+
+    assert [process.returncode for process in processes] == [-9, -9]
+
+
 def test_what_stays_in_one_process(tmp_path, monkeypatch):
     manifest = _manifest(tmp_path / "out.manifest", 20)
     sources = [Source(manifest)]

@@ -83,11 +83,17 @@ def plan(
         return None
     try:
         sizes = [os.path.getsize(source.uri) for source in sources]
+        if sum(sizes) < max(min_bytes, 1):
+            return None
+        groups = _ranges([source.uri for source in sources], sizes, workers)
     except OSError:  # the scan says which input cannot be read, and why
         return None
+    return groups if len(groups) > 1 else None
+
+
+def _ranges(paths: Sequence[str], sizes: Sequence[int], workers: int) -> list[list[Part]]:
+    """``workers`` contiguous groups of parts of about the same size, cut at line starts."""
     total = sum(sizes)
-    if total < max(min_bytes, 1):
-        return None
     # Cut points in the inputs read as one stream, moved to the next line start.
     cuts: list[tuple[int, int]] = [(0, 0)]
     for k in range(1, workers):
@@ -96,14 +102,14 @@ def plan(
         while target >= sizes[index]:
             target -= sizes[index]
             index += 1
-        cut = _normalized(index, _line_start(sources[index].uri, target), sizes)
+        cut = _normalized(index, _line_start(paths[index], target), sizes)
         if cut > cuts[-1]:
             cuts.append(cut)
-    cuts.append((len(sources), 0))
+    cuts.append((len(paths), 0))
     groups = []
     for (first, start), (last, end) in pairwise(cuts):
         parts = []
-        for index in range(first, min(last, len(sources) - 1) + 1):
+        for index in range(first, min(last, len(paths) - 1) + 1):
             begin = start if index == first else 0
             stop = end if index == last else None
             if begin >= (sizes[index] if stop is None else stop):
@@ -111,11 +117,11 @@ def plan(
             if begin == 0 and stop is None:
                 parts.append(Part(index))
             else:
-                first_line = 1 + _count_newlines(sources[index].uri, begin) if begin else 1
+                first_line = 1 + _count_newlines(paths[index], begin) if begin else 1
                 parts.append(Part(index, begin, stop, first_line))
         if parts:
             groups.append(parts)
-    return groups if len(groups) > 1 else None
+    return groups
 
 
 def _normalized(index: int, offset: int, sizes: Sequence[int]) -> tuple[int, int]:
@@ -205,8 +211,11 @@ class Pool:
     def _died(process: subprocess.Popen[bytes]) -> DatasetError:
         return DatasetError(f"a dataset build process stopped with exit code {process.wait()}; its messages are above")
 
-    def close(self) -> None:
+    def close(self, *, kill: bool = False) -> None:
+        """Stop the processes: they exit when their input closes; ``kill`` stops them mid-task."""
         for process in self._processes:
+            if kill:
+                process.kill()
             if process.stdin:
                 with contextlib.suppress(BrokenPipeError):  # it had already exited
                     process.stdin.close()
@@ -224,7 +233,7 @@ class Pool:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self.close()
+        self.close(kill=exc_info[0] is not None)  # a failed build does not wait for the others' work
 
 
 def _pipe(stream: BinaryIO | None) -> BinaryIO:
