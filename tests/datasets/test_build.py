@@ -25,6 +25,7 @@ def output_line(
     date: str = "2026-11-01T00:00:00.000000",
     job: str = "job-a",
     human: bool = True,
+    class_id: int | None = None,
 ) -> str:
     """One image-classification output line, as Ground Truth writes it (``label=None``: a failed object)."""
     metadata: dict[str, Any] = {
@@ -37,7 +38,9 @@ def output_line(
     if label is None:
         metadata["failure-reason"] = "ClientError: no worker answered"
     else:
-        line[ATTRIBUTE] = str(CLASSES.index(label) if label in CLASSES else 7)
+        if class_id is None:  # the job's id: its label order, as in CLASSES
+            class_id = CLASSES.index(label) if label in CLASSES else 7
+        line[ATTRIBUTE] = str(class_id)
         metadata.update({"class-name": label, "confidence": confidence})
     line[f"{ATTRIBUTE}-metadata"] = metadata
     return json.dumps(line)
@@ -152,6 +155,36 @@ def test_merging_jobs_keeps_the_latest_label_and_on_a_tie_the_later_input(tmp_pa
     assert labels == {"s3://b/1.png": "cat", "s3://b/2.png": "dog"}
     assert built.card["counts"]["dropped"] == {"duplicate": 2}
     assert sum(built.card["counts"]["per_split"].values()) == 2
+
+
+def test_a_job_with_another_label_order_gets_the_datasets_class_ids(tmp_path):
+    """Night 2's form listed bird, cat, dog: its job numbered them 0, 1, 2; the dataset keeps cat 0, dog 1, bird 2."""
+    spec = DatasetSpec(name="ids")
+    build_dataset([job_output(tmp_path, "night-1", 30)], str(tmp_path / "ds"), spec)
+    reordered = ["bird", "cat", "dog"]
+    night_2 = write(
+        tmp_path / "night-2.manifest",
+        [
+            output_line(f"s3://b/img/{i}.png", CLASSES[i % 3], class_id=reordered.index(CLASSES[i % 3]))
+            for i in range(30, 60)
+        ],
+    )
+
+    built = build_dataset([night_2], str(tmp_path / "ds"), spec)
+
+    assert built.card["label_map"] == {"0": "cat", "1": "dog", "2": "bird"}
+    root = tmp_path / "ds"
+    v1_lines = {
+        line for path in (root / "v=1" / "augmented-manifest").iterdir() for line in path.read_bytes().splitlines()
+    }
+    ids = {}
+    for path in (root / "v=2" / "augmented-manifest").iterdir():
+        for line in path.read_bytes().splitlines():
+            record = json.loads(line)
+            ids.setdefault(record[f"{ATTRIBUTE}-metadata"]["class-name"], set()).add(record[ATTRIBUTE])
+            if int(record["source-ref"].rsplit("/", 1)[1].split(".")[0]) < 30:
+                assert line in v1_lines  # carried forward untouched
+    assert ids == {"cat": {"0"}, "dog": {"1"}, "bird": {"2"}}
 
 
 def test_failed_and_filtered_objects_are_counted_not_lost(tmp_path):

@@ -64,7 +64,14 @@ def image_class(source: str, name: str, confidence: float | None = 0.9, *, line:
         "animal": str(class_id),
         "animal-metadata": _metadata(kind, **{"class-name": name, "confidence": confidence}),
     }
-    return _object(LabelKind.CLASS, source, raw, line=line, classes=(ClassLabel(class_id, name, confidence),))
+    return _object(
+        LabelKind.CLASS,
+        source,
+        raw,
+        line=line,
+        classes=(ClassLabel(class_id, name, confidence),),
+        class_map={class_id: name},
+    )
 
 
 def multi_label(source: str, names: list[str], *, text: bool = False) -> LabeledObject:
@@ -80,7 +87,8 @@ def multi_label(source: str, names: list[str], *, text: bool = False) -> Labeled
         ),
     }
     classes = tuple(ClassLabel(i, n, 0.8) for i, n in zip(ids, names, strict=True))
-    return _object(LabelKind.MULTI_LABEL, source, raw, text=text, classes=classes)
+    class_map = dict(zip(ids, names, strict=True))  # as the parser reads it from the metadata's class-map
+    return _object(LabelKind.MULTI_LABEL, source, raw, text=text, classes=classes, class_map=class_map)
 
 
 def text_class(text: str, name: str) -> LabeledObject:
@@ -245,6 +253,36 @@ def test_augmented_manifest_lines_are_the_raw_lines_per_split(tmp_path):
         lines = [json.loads(line) for line in data.decode().splitlines()]
         assert lines == [obj.raw for name, obj in objects if name == split]
     assert not (tmp_path / "augmented-manifest" / "test.manifest").exists()
+
+
+def test_augmented_manifest_class_ids_are_the_label_maps_whatever_the_job_numbered(tmp_path):
+    """The job numbered cat 0, dog 1, bird 2 (ANIMALS); the dataset's label map says cat 0, bird 1, dog 2."""
+    agreeing = image_class("s3://b/1.jpg", "cat")  # cat is 0 for both: no rewrite...
+    agreeing.source_line = orjson.dumps(agreeing.raw) + b"  \n"  # ...so these very bytes are copied
+    objects = [
+        ("train", image_class("s3://b/0.jpg", "bird")),
+        ("train", agreeing),
+        ("train", multi_label("s3://b/2.jpg", ["dog", "bird"])),
+        ("train", boxes("s3://b/3.jpg", (64, 48), ("bird", 1, 2, 3, 4), ("dog", 5, 6, 7, 8))),
+        ("validation", verification("s3://b/4.jpg", "correct")),
+        ("validation", failed("s3://b/5.jpg")),
+    ]
+
+    files = export(AugmentedManifestExporter, tmp_path, objects, label_map=("cat", "bird", "dog", "correct"))
+
+    data = (tmp_path / files["train"][0]).read_bytes().splitlines(keepends=True)
+    assert data[1] == agreeing.source_line
+    bird, cat, both, box = (json.loads(line) for line in data)
+    assert (bird["animal"], bird["animal-metadata"]["class-name"]) == ("1", "bird")
+    assert cat["animal"] == "0"
+    assert both["animal"] == [2, 1]
+    assert both["animal-metadata"]["class-map"] == {"2": "dog", "1": "bird"}
+    assert both["animal-metadata"]["confidence-map"] == {"2": 0.8, "1": 0.8}
+    assert [a["class_id"] for a in box["animal"]["annotations"]] == [1, 2]
+    assert box["animal-metadata"]["class-map"] == {"0": "cat", "2": "dog", "1": "bird"}
+    verified, failure = (json.loads(line) for line in (tmp_path / files["validation"][0]).read_text().splitlines())
+    assert verified["animal"] == "3"  # "correct" is the dataset's class 3, the job's 0
+    assert failure == objects[-1][1].raw
 
 
 def test_an_exporter_that_received_nothing_leaves_no_folder(tmp_path):

@@ -3,7 +3,8 @@
 Filters never drop an object silently: ``drop_reason`` returns a short, stable key
 (:data:`DROP_REASONS`) that the dataset build counts and writes in its card, so "why are 312
 objects missing" has an answer. :class:`LabelMapping` renames and merges classes in the record
-*and* in its ``raw`` line, so an augmented-manifest export shows the new names too.
+*and* in its ``raw`` line, so an augmented-manifest export shows the new names too;
+:class:`DatasetClassIds` gives the classes of a line the dataset's ids the same way.
 
 Standard library only.
 """
@@ -11,7 +12,7 @@ Standard library only.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from types import MappingProxyType
@@ -242,6 +243,49 @@ class LabelMapping:
 _FIELD_NAMES = tuple(f.name for f in dataclasses.fields(LabeledObject))
 _FIELD_INDEX = {name: index for index, name in enumerate(_FIELD_NAMES)}
 _field_values = attrgetter(*_FIELD_NAMES)
+
+
+class DatasetClassIds(LabelMapping):
+    """Renumber an object's classes to the dataset's ids -- positions in its label map -- names unchanged.
+
+    Every labeling job numbers its classes in its own label order, and a LabelMapping merge
+    leaves gaps. A dataset made of several jobs (a parent version and a new job whose form
+    listed the labels in another order) must give each class one id, the label map's, or a
+    model trained on its augmented manifest learns two ids for one class, or ids past
+    ``num_classes``. Ids inside S3 artifacts (masks, sequences, 3D points) cannot be rewritten
+    and stay as they are; NER labels carry no ids.
+
+    ``label_map`` is read live: a name the build appends later gets its position then.
+    """
+
+    def __init__(self, label_map: Sequence[str]) -> None:
+        super().__init__(rename={})
+        object.__setattr__(self, "label_map", label_map)
+        object.__setattr__(self, "_positions", {})
+
+    def changes(self, obj: LabeledObject) -> bool:
+        """Whether any class of ``obj`` has another id than the dataset's (most objects: none)."""
+        return not obj.failed and self._changes(obj)
+
+    def _changes(self, obj: LabeledObject) -> bool:
+        if obj.kind not in _RENUMBERED:
+            return False
+        ids = {*obj.class_map, *(label.class_id for label in obj.classes), *(box.class_id for box in obj.boxes)}
+        return any(self._id(obj, class_id) != class_id for class_id in ids)
+
+    def _id(self, obj: LabeledObject, class_id: int) -> int:
+        name = obj.class_map.get(class_id)
+        if name is None:  # a record built without its class map: its labels name their ids
+            named = [*((c.class_id, c.name) for c in obj.classes), *((b.class_id, b.name) for b in obj.boxes)]
+            name = next((name for known, name in named if known == class_id), None)
+            if name is None:
+                return class_id
+        positions: dict[str, int] = self._positions  # type: ignore[attr-defined]
+        position = positions.get(name)
+        if position is None:  # a name appended since: catch up
+            positions.update((known, index) for index, known in enumerate(self.label_map))  # type: ignore[attr-defined]
+            position = positions.get(name, class_id)
+        return position
 
 
 def _with_raw(obj: LabeledObject, value: Any, metadata_changes: Mapping[str, Any], **fields: Any) -> LabeledObject:

@@ -23,8 +23,8 @@ format                 files                                                    
 =====================  ========================================================  =========================
 
 Class ids in these files come from the dataset's label map (``dataset.json``): the index,
-plus one in COCO, so that versions built from several jobs agree. The augmented manifest is
-the exception: its lines are Ground Truth's, with the labeling job's ids. Exporters can
+plus one in COCO, so that versions built from several jobs agree. The augmented manifest's
+lines are Ground Truth's, rewritten only where a job's ids differ from the label map's. Exporters can
 write failed objects (``augmented-manifest`` and ``jsonl`` keep them, the others skip them);
 the dataset build hands them none. Each exporter's docstring says the details. Standard library and orjson only: no Airflow, no NumPy.
 

@@ -9,27 +9,45 @@ from typing import Any, TextIO
 import orjson
 
 from gt_provider.datasets.exporters.base import BUFFER_SIZE, Exporter
+from gt_provider.datasets.filters import DatasetClassIds
 from gt_provider.datasets.records import LabeledObject, LabelKind
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
+_CLASS = LabelKind.CLASS
 
 
 class AugmentedManifestExporter(Exporter):
-    """``augmented-manifest/<split>.manifest``: each line is the object's output line, as Ground Truth wrote it.
+    """``augmented-manifest/<split>.manifest``: each line is the object's output line, as Ground Truth wrote it,
+    with the dataset's class ids.
 
     The canonical copy: the next dataset version re-reads it, and SageMaker's built-in
     algorithms train on it directly (see :func:`gt_provider.datasets.channels.training_channels`).
-    A line nothing rewrote is copied byte for byte; a rewritten one (renamed labels) is
-    ``obj.raw`` as compact JSON.
+    A line nothing rewrote is copied byte for byte. Class ids written in the line (the label of
+    classification and verification, multi-label lists, box and cuboid ``class_id`` s, and
+    their class maps) are the dataset's label-map positions: a line whose job numbered a class
+    otherwise (another label order, a merge's gap) is rewritten (:class:`DatasetClassIds`), so
+    one class has one id in every split and version. A rewritten line is ``obj.raw`` as
+    compact JSON.
     """
 
     name = "augmented-manifest"
     concatenable = True
     kinds = frozenset(LabelKind)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._dataset_ids = DatasetClassIds(self.label_map)
+
     def write(self, split: str, obj: LabeledObject) -> None:
         handle = self._handles.get(split) or self.handle(split, f"{split}.manifest")
+        classes = obj.classes
+        if len(classes) == 1 and obj.kind is _CLASS:  # the common case, checked cheaply
+            renumber = self.class_ids.get(classes[0].name) != classes[0].class_id
+        else:
+            renumber = self._dataset_ids.changes(obj)
+        if renumber:
+            obj = self._dataset_ids.apply(obj)
         line = obj.source_line
         if line is None:
             handle.write(_dumps(obj.raw, option=_NEWLINE))
