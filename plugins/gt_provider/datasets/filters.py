@@ -261,10 +261,13 @@ class DatasetClassIds(LabelMapping):
     def __init__(self, label_map: Sequence[str]) -> None:
         super().__init__(rename={})
         object.__setattr__(self, "label_map", label_map)
-        object.__setattr__(self, "_positions", {})
+        object.__setattr__(self, "_positions", {name: index for index, name in enumerate(label_map)})
 
     def changes(self, obj: LabeledObject) -> bool:
         """Whether any class of ``obj`` has another id than the dataset's (most objects: none)."""
+        classes = obj.classes
+        if len(classes) == 1 and obj.kind is LabelKind.CLASS:  # most objects: one class, checked cheaply
+            return self._position(classes[0].name, classes[0].class_id) != classes[0].class_id
         return not obj.failed and self._changes(obj)
 
     def _changes(self, obj: LabeledObject) -> bool:
@@ -280,6 +283,10 @@ class DatasetClassIds(LabelMapping):
             name = next((name for known, name in named if known == class_id), None)
             if name is None:
                 return class_id
+        return self._position(name, class_id)
+
+    def _position(self, name: str, class_id: int) -> int:
+        """``name``'s position in the label map (``class_id`` when it is not there)."""
         positions: dict[str, int] = self._positions  # type: ignore[attr-defined]
         position = positions.get(name)
         if position is None:  # a name appended since: catch up

@@ -14,7 +14,6 @@ from gt_provider.datasets.records import LabeledObject, LabelKind
 
 _dumps = orjson.dumps
 _NEWLINE = orjson.OPT_APPEND_NEWLINE
-_CLASS = LabelKind.CLASS
 
 
 class AugmentedManifestExporter(Exporter):
@@ -41,12 +40,7 @@ class AugmentedManifestExporter(Exporter):
 
     def write(self, split: str, obj: LabeledObject) -> None:
         handle = self._handles.get(split) or self.handle(split, f"{split}.manifest")
-        classes = obj.classes
-        if len(classes) == 1 and obj.kind is _CLASS:  # the common case, checked cheaply
-            renumber = self.class_ids.get(classes[0].name) != classes[0].class_id
-        else:
-            renumber = self._dataset_ids.changes(obj)
-        if renumber:
+        if self._dataset_ids.changes(obj):
             obj = self._dataset_ids.apply(obj)
         line = obj.source_line
         if line is None:
