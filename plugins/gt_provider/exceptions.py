@@ -39,3 +39,11 @@ class LabelingJobFailedError(GroundTruthProviderError):
 
 class LabelingJobConflictError(GroundTruthProviderError):
     """A labeling job with the requested name exists and cannot be re-attached to."""
+
+
+class ManifestReadError(GroundTruthProviderError, OSError):
+    """The manifest itself (not a line of it) cannot be read or the cleaned copy cannot be written.
+
+    Missing file or S3 object, access denied, a connection that broke mid-stream: there is
+    nothing to report on, so the caller gets an error naming the URI and the cause.
+    """

@@ -22,7 +22,7 @@ def _ref(aws: LocalAwsSession, key: str) -> str:
 
 
 def test_reads_a_manifest_from_s3_in_chunks(aws: LocalAwsSession, monkeypatch: pytest.MonkeyPatch) -> None:
-    from gt_provider.manifests import sources
+    from gt_provider import s3io as sources
 
     monkeypatch.setattr(sources, "CHUNK_BYTES", 1000)  # a few hundred requests' worth of chunks, lines split
     lines = [_ref(aws, f"images/{index}.jpg") for index in range(3000)]

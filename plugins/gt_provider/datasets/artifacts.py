@@ -25,7 +25,7 @@ import orjson
 from gt_provider.datasets.errors import DatasetError, DatasetReadError
 from gt_provider.datasets.parse import POINT_CLASS_TYPES
 from gt_provider.datasets.records import LabeledObject, LabelKind
-from gt_provider.manifests.sources import S3ClientProvider, is_s3_uri, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 
 
 def load_artifact(obj: LabeledObject, *, s3_client: Any | None = None, raw_png: bool = False) -> Any:

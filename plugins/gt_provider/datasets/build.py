@@ -58,7 +58,7 @@ from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, p
 from gt_provider.datasets.statistics import DatasetStatistics
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
 from gt_provider.datasets.workers import read_worker_responses, worker_statistics
-from gt_provider.manifests.sources import S3ClientProvider, is_s3_uri, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 
 SCHEMA_VERSION = 1
 #: The canonical copy of every version: later versions read their parent back from it.

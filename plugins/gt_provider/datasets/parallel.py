@@ -53,7 +53,7 @@ from gt_provider.datasets.passes import (
 )
 from gt_provider.datasets.statistics import DatasetStatistics
 from gt_provider.exceptions import GroundTruthProviderError
-from gt_provider.manifests.sources import CHUNK_BYTES, is_s3_uri
+from gt_provider.s3io import CHUNK_BYTES, is_s3_uri
 
 #: Inputs smaller than this build in one process: starting the others would cost more than it saves.
 PARALLEL_MIN_BYTES = 64 << 20

@@ -32,7 +32,7 @@ import orjson
 from gt_provider.datasets.errors import DatasetReadError, LineProblem
 from gt_provider.datasets.records import Box, ClassLabel, Cuboid, Entity, ImageSize, LabeledObject, LabelKind
 from gt_provider.manifests.errors import ManifestReadError
-from gt_provider.manifests.sources import CHUNK_BYTES, S3ClientProvider, open_chunks
+from gt_provider.s3io import CHUNK_BYTES, S3ClientProvider, open_chunks
 
 _METADATA = "-metadata"
 _GROUNDTRUTH = "groundtruth/"

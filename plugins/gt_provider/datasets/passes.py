@@ -36,7 +36,7 @@ from gt_provider.datasets.parse import OUTPUT_KINDS, OutputManifestParser, outpu
 from gt_provider.datasets.records import LabeledObject, LabelKind
 from gt_provider.datasets.split import SplitAllocator, source_digest
 from gt_provider.datasets.statistics import DatasetStatistics
-from gt_provider.manifests.sources import CHUNK_BYTES
+from gt_provider.s3io import CHUNK_BYTES
 
 #: Kinds whose split is stratified by class.
 STRATIFIED_KINDS = frozenset({LabelKind.CLASS, LabelKind.MULTI_LABEL, LabelKind.VERIFICATION})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gt_provider.datasets.errors import DatasetReadError, DatasetVersionExistsError
-from gt_provider.manifests.sources import S3ClientProvider, is_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri
 
 CARD_FILE = "dataset.json"
 _VERSION_DIR = re.compile(r"^v=(\d+)$")

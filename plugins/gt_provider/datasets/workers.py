@@ -43,7 +43,7 @@ import orjson
 
 from gt_provider.datasets.errors import DatasetReadError
 from gt_provider.datasets.records import LabeledObject, LabelKind
-from gt_provider.manifests.sources import S3ClientProvider, is_s3_uri, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gt_provider.exceptions import GroundTruthProviderError
+from gt_provider.exceptions import GroundTruthProviderError, ManifestReadError
+
+__all__ = ["InvalidManifestError", "ManifestReadError"]
 
 if TYPE_CHECKING:
     from gt_provider.manifests.report import ManifestReport
@@ -27,11 +29,3 @@ class InvalidManifestError(GroundTruthProviderError, ValueError):
     def __init__(self, report: ManifestReport) -> None:
         super().__init__(report.summary())
         self.report = report
-
-
-class ManifestReadError(GroundTruthProviderError, OSError):
-    """The manifest itself (not a line of it) cannot be read or the cleaned copy cannot be written.
-
-    Missing file or S3 object, access denied, a connection that broke mid-stream: there is
-    nothing to report on, so the caller gets an error naming the URI and the cause.
-    """

@@ -22,7 +22,7 @@ import orjson
 from gt_provider.manifests.kinds import ErrorKind
 from gt_provider.manifests.layouts import DataLayout
 from gt_provider.manifests.schema import describe_schema_error, load_schema, validator_for
-from gt_provider.manifests.sources import S3ClientProvider, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, split_s3_uri
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ThreadPoolExecutor

@@ -30,7 +30,7 @@ from gt_provider.manifests.fast import SHORT_LINE_BYTES, SOURCE_REF, LineRules
 from gt_provider.manifests.kinds import ErrorKind
 from gt_provider.manifests.objects import DEFAULT_MAX_CONCURRENCY, ObjectChecker, ObjectFailure
 from gt_provider.manifests.report import ON_INVALID_MODES, ErrorCollector, ManifestReport, OnInvalid
-from gt_provider.manifests.sources import (
+from gt_provider.s3io import (
     CleanedManifestWriter,
     S3ClientProvider,
     cleaned_destination,

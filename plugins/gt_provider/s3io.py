@@ -1,4 +1,8 @@
-"""Reading a manifest in chunks from a local file or S3, and writing the cleaned copy beside it.
+"""S3 URIs, S3 clients and streamed reading, shared by ``manifests/``, ``datasets/`` and the operators.
+
+The one parser of ``s3://bucket/key`` URIs lives here (:func:`split_s3_uri`,
+:func:`parse_s3_argument` for operator arguments); nothing else in the package splits one.
+Reading a manifest in chunks from a local file or S3, and writing the cleaned copy beside it.
 
 A manifest can be larger than the memory of the worker that checks it, so it is read as a
 stream of fixed-size chunks and never held whole. boto3 is imported only when an ``s3://``
@@ -10,12 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Container, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
-from gt_provider.manifests.errors import ManifestReadError
+from gt_provider.exceptions import ManifestReadError
 
 #: Bytes read at a time: large enough that per-chunk work is negligible, small enough to not matter.
 CHUNK_BYTES = 1 << 20
@@ -23,16 +28,48 @@ _CLEANED_SUFFIX = ".cleaned"
 _AnyPath = TypeVar("_AnyPath", Path, PurePosixPath)
 
 
-def is_s3_uri(value: str) -> bool:
-    return value.startswith("s3://")
+#: S3's bucket naming rule (3-63 lower-case letters, digits, dots and hyphens).
+BUCKET_PATTERN = re.compile(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]")
+
+
+def is_s3_uri(value: object) -> bool:
+    return isinstance(value, str) and value.startswith("s3://")
+
+
+def split_s3_prefix(uri: str) -> tuple[str, str]:
+    """``s3://bucket[/prefix]`` -> (bucket, prefix); the prefix may be empty."""
+    bucket, _, key = uri[5:].partition("/") if is_s3_uri(uri) else ("", "", "")
+    if not bucket:
+        raise ValueError(f"{uri!r} is not an S3 URI s3://<bucket>/<prefix>")
+    return bucket, key
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
     """``s3://bucket/key`` -> (bucket, key); refuse anything without both."""
-    bucket, _, key = uri[5:].partition("/") if is_s3_uri(uri) else ("", "", "")
-    if not bucket or not key:
+    bucket, key = split_s3_prefix(uri) if is_s3_uri(uri) else ("", "")
+    if not key:
         raise ValueError(f"{uri!r} is not an S3 object URI s3://<bucket>/<key>")
     return bucket, key
+
+
+def is_valid_s3_uri(value: object) -> bool:
+    """A well-formed ``s3://bucket[/key]`` whose bucket name S3 would accept."""
+    if not is_s3_uri(value):
+        return False
+    bucket, _, _ = value[5:].partition("/")  # type: ignore[index]
+    return bool(BUCKET_PATTERN.fullmatch(bucket))
+
+
+def parse_s3_argument(uri: object, argument: str, *, object_key: bool = True) -> tuple[str, str]:
+    """(bucket, key) of an operator argument, or InvalidLabelingJobConfigError naming the argument."""
+    from gt_provider.exceptions import InvalidLabelingJobConfigError
+
+    if is_valid_s3_uri(uri):
+        bucket, key = split_s3_prefix(uri)  # type: ignore[arg-type]
+        if key or not object_key:
+            return bucket, key
+    wanted = "s3://<bucket>/<key>" if object_key else "s3://<bucket>/<prefix>"
+    raise InvalidLabelingJobConfigError(f"{argument} must be an S3 URI {wanted}, got {uri!r}")
 
 
 class S3ClientProvider:
