@@ -10,7 +10,7 @@ form) this DAG:
    rules of both jobs' task types; the `gt_workteam_arn` / `gt_role_arn` / `gt_bucket`
    Variables — the public workforce, Mechanical Turk, closed in September 2026) and returns
    the review job's settings for the chosen `review_type` (the `REVIEWS` table below).
-2. **seed_sample_images** — when nothing is under `raw/digit-boxes/`, uploads `max_objects`
+2. **seed_sample_images** (group `sample_data`) — when nothing is under `raw/digit-boxes/`, uploads `max_objects`
    handwritten digits (scikit-learn's, as PNGs) with their true box as S3 metadata
    (`gt-local-answer`, read by the local AWS's simulated workers; real Ground Truth ignores
    it). Off with `seed_sample_data`.
@@ -43,26 +43,19 @@ Settings (Airflow Variables, with local defaults): `gt_bucket`, `gt_role_arn`,
 `GT_POLL_SECONDS` (how often waits poll AWS, default 60), `GT_RETRY_DELAY_SECONDS`
 (default 60). Failures go through `gt_provider.callbacks.log_failure`. The same file runs
 against AWS and against the embedded local AWS: only the `aws_default` connection's
-`endpoint_url` differs.
+`endpoint_url` differs. What the example DAGs share (settings, defaults, seeding, report)
+is in `include/pipeline.py`.
 """
 
 from __future__ import annotations
 
-import os
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from airflow.sdk import DAG, task
+from airflow.sdk import task
 
-from gt_provider.callbacks import log_failure
 from gt_provider.forms import check_run_settings, labeling_params
-from gt_provider.operators.dataset import BuildTrainingDatasetOperator, dataset_asset
 from gt_provider.operators.labeling import GroundTruthLabelingJobOperator
-from gt_provider.operators.manifest import (
-    BuildManifestOperator,
-    RecordLabeledObjectsOperator,
-    ValidateManifestOperator,
-)
+from include import pipeline
 
 DIGIT_LABELS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 RAW_PREFIX = "raw/digit-boxes/"
@@ -95,35 +88,29 @@ REVIEWS: dict[str, dict[str, Any]] = {
         "review_attribute": None,
     },
 }
-#: Read once per parse from the environment (no Variable lookup at parse time).
-POLL_SECONDS = int(os.environ.get("GT_POLL_SECONDS", "60"))
-
-BUCKET = "{{ var.value.get('gt_bucket', 'gt-provider-demo') }}"
-ROLE_ARN = "{{ var.value.get('gt_role_arn', 'arn:aws:iam::123456789012:role/GroundTruthExecutionRole') }}"
-#: The form's workteam, or else the Variable.
-WORKTEAM_ARN = (
-    "{{ params.workteam_arn or var.value.get('gt_workteam_arn', "
-    "'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/gt-local-team') }}"
-)
-LEDGER_URI = f"s3://{BUCKET}/labeling/ledger/gt_object_detection_with_review.jsonl"
+LEDGER_URI = pipeline.ledger_uri("gt_object_detection_with_review")
 
 
-with DAG(
-    dag_id="gt_object_detection_with_review",
+@task(multiple_outputs=True)
+def check_params(review_type: str, labels: list[str], settings: dict[str, str]) -> dict[str, Any]:
+    """Refuse, naming the param or Variable, what the form cannot check; return the review job's settings."""
+    review = REVIEWS[review_type]
+    # The form's labels go to the first job, and to the review job when it adjusts the boxes.
+    check_run_settings(
+        label_task_types=("BoundingBox", review_type) if review["labels"] is None else ("BoundingBox",),
+        labels=labels,
+        **settings,
+        what="the labeling jobs",
+    )
+    print(f"then {review_type} reviews the boxes")
+    return {**review, "labels": list(review["labels"] or labels)}
+
+
+with pipeline.pipeline_dag(
+    "gt_object_detection_with_review",
     description="Draw bounding boxes with Ground Truth, review them in a chained job, keep what passed",
     doc_md=__doc__,
-    schedule="@daily",
-    start_date=datetime(2026, 1, 1, tzinfo=UTC),
-    catchup=False,
-    max_active_runs=1,
-    tags=["ground-truth", "object-detection", "review", "example"],
-    default_args={
-        "owner": "data-platform",
-        "retries": 2,
-        "retry_delay": timedelta(seconds=int(os.environ.get("GT_RETRY_DELAY_SECONDS", "60"))),
-        "on_failure_callback": log_failure,
-    },
-    render_template_as_native_obj=True,
+    tags=["object-detection", "review"],
     params=labeling_params(
         task_type_param="review_type",
         task_types=list(REVIEWS),
@@ -142,143 +129,50 @@ with DAG(
         seed_help=f"Upload sample digits with their true box when {RAW_PREFIX} is empty",
     ),
 ) as dag:
-
-    @task(multiple_outputs=True)
-    def check_params(
-        review_type: str, labels: list[str], form_workteam_arn: str, workteam_arn: str, role_arn: str, bucket: str
-    ) -> dict[str, Any]:
-        """Refuse, naming the param or Variable, what the form cannot check; return the review job's settings."""
-        review = REVIEWS[review_type]
-        review_labels = list(review["labels"] or labels)
-        # The form's labels go to the first job, and to the review job when it adjusts the boxes.
-        check_run_settings(
-            label_task_types=("BoundingBox", review_type) if review["labels"] is None else ("BoundingBox",),
-            labels=labels,
-            form_workteam_arn=form_workteam_arn,
-            workteam_arn=workteam_arn,
-            role_arn=role_arn,
-            bucket=bucket,
-            what="the labeling jobs",
-        )
-        print(f"then {review_type} reviews the boxes")
-        return {**review, "labels": review_labels}
-
-    @task
-    def seed_sample_images(bucket: str, seed: bool, count: int) -> int:
-        """Upload demo digits with their true box as metadata, unless images are there already."""
-        import json
-
-        from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-
-        s3 = S3Hook(aws_conn_id="aws_default")
-        if not seed or s3.list_keys(bucket_name=bucket, prefix=RAW_PREFIX, max_items=1):
-            return 0
-        from include.sample_boxes import REFERENCE_METADATA_KEY, digit_box_images
-
-        client = s3.get_conn()
-        uploaded = 0
-        for name, png, reference in digit_box_images(min(count, 1797)):
-            client.put_object(
-                Bucket=bucket,
-                Key=f"{RAW_PREFIX}{name}",
-                Body=png,
-                ContentType="image/png",
-                # S3 metadata holds strings: the box goes JSON-encoded (the local AWS decodes it).
-                Metadata={REFERENCE_METADATA_KEY: json.dumps(reference, separators=(",", ":"))},
-            )
-            uploaded += 1
-        print(f"Seeded {uploaded} sample images with boxes under s3://{bucket}/{RAW_PREFIX}")
-        return uploaded
-
-    @task
-    def report(boxes: dict[str, Any], review: dict[str, Any], dataset: dict[str, Any]) -> dict[str, Any]:
-        """Log and return what this run produced."""
-        from gt_provider.status import format_progress
-
-        summary = {
-            "labeling_job": boxes["job_name"],
-            "labeled": format_progress(boxes["label_counters"]),
-            "review_job": review["job_name"],
-            "reviewed": format_progress(review["label_counters"]),
-            "dataset": dataset["uri"],
-            "dataset_version": dataset["version"],
-            "dataset_counts": dataset["counts"],
-        }
-        print(f"Boxes: {summary['labeled']} in {summary['labeling_job']}")
-        print(f"Review ({review['task_type']}): {summary['reviewed']} in {summary['review_job']}")
-        print(f"Dataset {DATASET} v={dataset['version']} at {dataset['uri']}: {dataset['counts']}")
-        return summary
-
-    plan = check_params(
-        "{{ params.review_type }}", "{{ params.labels }}", "{{ params.workteam_arn }}", WORKTEAM_ARN, ROLE_ARN, BUCKET
+    plan = check_params("{{ params.review_type }}", "{{ params.labels }}", pipeline.RUN_SETTINGS)
+    seeded = pipeline.seed_sample_data(
+        "seed_sample_images", prefix=RAW_PREFIX, upload="include.sample_boxes:upload_digit_boxes", after=plan
     )
-    seeded = seed_sample_images(BUCKET, "{{ params.seed_sample_data }}", "{{ params.max_objects }}")
-    plan >> seeded
-    manifest = BuildManifestOperator(
-        task_id="build_input_manifest",
-        manifest_prefix=f"s3://{BUCKET}/labeling/manifests",
-        source_prefix=f"s3://{BUCKET}/{RAW_PREFIX}",
+    manifest_uri = pipeline.input_manifest(
+        "BoundingBox",
+        ledger_uri=LEDGER_URI,
+        after=seeded,
+        source_prefix=f"s3://{pipeline.BUCKET}/{RAW_PREFIX}",
         suffixes=[".png", ".jpg", ".jpeg"],
         # Demo images carry their true box for the local AWS's simulated workers.
         carry_metadata=["gt-local-answer"],
-        ledger_uri=LEDGER_URI,
-        max_objects="{{ params.max_objects }}",
     )
-    seeded >> manifest
-    validated = ValidateManifestOperator(
-        task_id="validate_input_manifest",
-        manifest_uri="{{ ti.xcom_pull(task_ids='build_input_manifest')['manifest_uri'] }}",
-        task_type="BoundingBox",
-        on_invalid="fail",  # a bad manifest stops the run before a labeling job is paid for
-    )
-    manifest >> validated
     boxes = GroundTruthLabelingJobOperator(
         task_id="draw_boxes",
         task_type="BoundingBox",
-        input_manifest_uri="{{ ti.xcom_pull(task_ids='validate_input_manifest')['labeling_manifest_uri'] }}",
-        output_path=f"s3://{BUCKET}/labeling/output",
+        input_manifest_uri=manifest_uri,
         labels="{{ params.labels }}",
         label_attribute_name=BOXES_ATTRIBUTE,
-        workteam_arn=WORKTEAM_ARN,
-        role_arn=ROLE_ARN,
         short_instructions="{{ params.short_instructions }}",
         full_instructions="{{ params.full_instructions }}",
-        workers_per_object="{{ params.workers_per_object }}",
         task_keywords=["bounding box", "digits"],
-        waiter_delay=POLL_SECONDS,
-        deferrable=True,  # the wait runs in the triggerer: no worker slot held for days
+        **pipeline.labeling_job_arguments(),
     )
-    validated >> boxes
     review = GroundTruthLabelingJobOperator(
         task_id="review_boxes",
         task_type="{{ params.review_type }}",
         # The first job's output manifest is this job's input; it reviews the first job's attribute.
         audit_of=boxes.output,
-        output_path=f"s3://{BUCKET}/labeling/output",
         labels=plan["labels"],
         label_attribute_name=plan["label_attribute_name"],
-        workteam_arn=WORKTEAM_ARN,
-        role_arn=ROLE_ARN,
         short_instructions=plan["short_instructions"],
         full_instructions=plan["full_instructions"],
-        workers_per_object="{{ params.workers_per_object }}",
         task_keywords=["bounding box", "review"],
-        waiter_delay=POLL_SECONDS,
-        deferrable=True,
+        **pipeline.labeling_job_arguments(),
     )
-    recorded = RecordLabeledObjectsOperator(
-        task_id="record_labeled_objects", ledger_uri=LEDGER_URI, labeling=review.output
-    )
-    dataset = BuildTrainingDatasetOperator(
-        task_id="build_dataset",
+    dataset = pipeline.record_and_build_dataset(
         # The review job's output lines carry both the boxes and the review.
-        output_manifests=review.output,
-        dataset_uri=f"s3://{BUCKET}/datasets/{DATASET}",
+        review.output,
+        ledger_uri=LEDGER_URI,
+        dataset=DATASET,
+        formats=["coco", "yolo"],
         label_attribute=plan["dataset_label_attribute"],
         review_attribute=plan["review_attribute"],
         review_accept=ACCEPTED_VERDICTS,
-        formats=["coco", "yolo"],
-        asset=dataset_asset(DATASET),
     )
-    recorded >> dataset
-    report(boxes.output, review.output, dataset.output)
+    pipeline.report(boxes.output, dataset, review.output)

@@ -19,7 +19,7 @@ from typing import Any
 
 from include.sample_data import DIGIT_NAMES, REFERENCE_METADATA_KEY, digit_images
 
-__all__ = ["DIGIT_NAMES", "REFERENCE_METADATA_KEY", "digit_box_images"]
+__all__ = ["DIGIT_NAMES", "REFERENCE_METADATA_KEY", "digit_box_images", "upload_digit_boxes"]
 
 #: A pixel is ink when darker than this (white paper is 255; the faintest strokes are left out).
 _INK_BELOW = 208
@@ -53,3 +53,22 @@ def digit_box_images(count: int, size: int = 32) -> Iterator[tuple[str, bytes, d
             "boxes": [{"label": digit, **_ink_box(png)}],
         }
         yield name, png, reference
+
+
+def upload_digit_boxes(s3_client: Any, bucket: str, prefix: str, count: int) -> int:
+    """Upload ``count`` digits (at most 1,797) under ``prefix``, each with its true box as metadata."""
+    import json
+
+    uploaded = 0
+    for name, png, reference in digit_box_images(min(count, 1797)):
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}{name}",
+            Body=png,
+            ContentType="image/png",
+            # S3 metadata holds strings: the box goes JSON-encoded (the local AWS decodes it).
+            Metadata={REFERENCE_METADATA_KEY: json.dumps(reference, separators=(",", ":"))},
+        )
+        uploaded += 1
+    print(f"Seeded {uploaded} sample images with boxes under s3://{bucket}/{prefix}")
+    return uploaded

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from typing import Any
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 REFERENCE_METADATA_KEY = "gt-local-answer"
@@ -30,3 +31,19 @@ def digit_images(count: int, size: int = 32) -> Iterator[tuple[str, bytes, str]]
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
         yield f"digit-{index:05d}.png", buffer.getvalue(), DIGIT_NAMES[int(digits.target[index])]
+
+
+def upload_digits(s3_client: Any, bucket: str, prefix: str, count: int) -> int:
+    """Upload ``count`` digits (at most 1,797) under ``prefix``, each with its true digit as metadata."""
+    uploaded = 0
+    for name, png, digit in digit_images(min(count, 1797)):
+        s3_client.put_object(
+            Bucket=bucket,
+            Key=f"{prefix}{name}",
+            Body=png,
+            ContentType="image/png",
+            Metadata={REFERENCE_METADATA_KEY: digit},
+        )
+        uploaded += 1
+    print(f"Seeded {uploaded} sample images under s3://{bucket}/{prefix}")
+    return uploaded

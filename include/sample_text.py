@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import dataclass
+from typing import Any
 
 TICKET_CLASSES = ("billing", "shipping", "technical", "account")
 REFERENCE_FIELD = "gt-local-answer"
@@ -129,3 +130,13 @@ def ticket_drop(count: int, task_type: str = "TextMultiClass") -> str:
         + "\n"
         for t in support_tickets(count)
     )
+
+
+def upload_ticket_drop(s3_client: Any, bucket: str, prefix: str, count: int, key: str, task_type: str) -> int:
+    """Write a drop of ``count`` tickets (at most ``MAX_TICKETS``) to ``key`` under ``prefix``."""
+    if not key.startswith(prefix):
+        raise ValueError(f"the drop {key!r} must be under the seeded prefix {prefix!r}")
+    count = min(count, MAX_TICKETS)
+    s3_client.put_object(Bucket=bucket, Key=key, Body=ticket_drop(count, task_type).encode())
+    print(f"Seeded {count} sample tickets ({task_type} reference answers) into s3://{bucket}/{key}")
+    return count

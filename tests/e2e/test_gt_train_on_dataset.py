@@ -1,13 +1,16 @@
-"""gt_train_on_dataset's registration, retried: one model version per training job.
+"""gt_train_on_dataset's evaluation and registration against the local AWS's model registry.
 
 The whole DAG runs in tests/e2e/test_gt_image_classification.py (it needs a labeled
-dataset first); here its register_model task runs alone against the local AWS's model
-registry, as a retry after an earlier try's CreateModelPackage would.
+dataset first); here its evaluate task and its register_model task run alone: the same
+model is never better than its own registration, and a retry after an earlier try's
+CreateModelPackage registers nothing more.
 """
 
 from __future__ import annotations
 
 import copy
+
+import pytest
 
 from tests.e2e.helpers import example_dag
 
@@ -20,13 +23,8 @@ def _register_task(training_job: str, accuracy: str):
     task.image_uri = "gt-provider-local/image-classification:latest"
     task.model_url = f"s3://gt-provider-demo/models/digits/{training_job}/output/model.tar.gz"
     task.package_desc = training_job
-    task.extras = {
-        "CustomerMetadataProperties": {
-            "validation:accuracy": accuracy,
-            "dataset_version": "1",
-            "training_job": training_job,
-        }
-    }
+    task.training_job = training_job
+    task.metadata = {"validation:accuracy": accuracy, "dataset_version": "1"}
     return task
 
 
@@ -55,3 +53,39 @@ def test_another_training_job_registers_a_new_version(aws, airflow_db):
         "train-v1-a",
         "train-v2-b",
     ]
+
+
+def _training_result(name: str, accuracy: float) -> dict:
+    """train_model's XCom (the fields evaluate reads)."""
+    return {
+        "Training": {
+            "TrainingJobName": name,
+            "FinalMetricDataList": [{"MetricName": "validation:accuracy", "Value": accuracy}],
+            "ModelArtifacts": {"S3ModelArtifacts": f"s3://gt-provider-demo/models/digits/{name}/output/model.tar.gz"},
+        }
+    }
+
+
+@pytest.mark.parametrize("correct, validation_images", [(15, 22), (16, 19), (17, 20), (20, 21)])
+def test_the_same_model_trained_again_is_not_better_than_its_own_registration(
+    aws, airflow_db, correct, validation_images
+):
+    """The registry keeps the metric to 4 decimals: 15/22 = 0.681818... is kept as "0.6818".
+
+    Compared unrounded with that, the same model trained again "beat" itself and was
+    registered a second time whenever the validation split's size made the accuracy round
+    down (the flaky end-to-end test: 22 validation images in one run, 20 in most).
+    """
+    dag = example_dag("gt_train_on_dataset")
+    evaluate = dag.get_task("evaluate").python_callable
+    dataset = {"name": "digits", "version": 1}
+    accuracy = correct / validation_images
+    first = evaluate(_training_result("train-v1-a", accuracy), dataset)
+    assert first["better"] is True
+    _register_task("train-v1-a", first["registration_metadata"]["validation:accuracy"]).execute({})
+
+    again = evaluate(_training_result("train-v1-b", accuracy), dataset)
+
+    assert again["best_registered"] == pytest.approx(accuracy, abs=1e-4)
+    assert again["better"] is False
+    assert evaluate(_training_result("train-v1-c", accuracy + 0.01), dataset)["better"] is True

@@ -1,4 +1,4 @@
-"""BuildTrainingDatasetOperator against the local AWS: versions in S3 and the Asset event's extra."""
+"""GroundTruthBuildDatasetOperator against the local AWS: versions in S3 and the Asset event's extra."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from gt_provider.datasets.errors import DatasetError, MalformedOutputManifestError
-from gt_provider.operators.dataset import BuildTrainingDatasetOperator, dataset_asset
+from gt_provider.operators.dataset import GroundTruthBuildDatasetOperator, dataset_asset
 from tests.labeling_fixtures import labeling_request, put_classification_inputs
 
 
@@ -21,8 +21,8 @@ def _labeled(aws, name: str, count: int = 30) -> dict:
     return {"job_name": name, "output_manifest_uri": job["LabelingJobOutput"]["OutputDatasetS3Uri"]}
 
 
-def _operator(aws, manifests, **kwargs) -> BuildTrainingDatasetOperator:
-    return BuildTrainingDatasetOperator(
+def _operator(aws, manifests, **kwargs) -> GroundTruthBuildDatasetOperator:
+    return GroundTruthBuildDatasetOperator(
         task_id="build_dataset",
         output_manifests=manifests,
         dataset_uri=f"s3://{aws.bucket}/datasets/animals",
@@ -31,10 +31,10 @@ def _operator(aws, manifests, **kwargs) -> BuildTrainingDatasetOperator:
     )
 
 
-class TestBuildTrainingDatasetOperator:
+class TestGroundTruthBuildDatasetOperator:
     def test_template_fields(self):
         assert {"output_manifests", "dataset_uri", "ratios", "label_mapping", "min_confidence"} <= set(
-            BuildTrainingDatasetOperator.template_fields
+            GroundTruthBuildDatasetOperator.template_fields
         )
 
     def test_asset_is_an_outlet_and_its_event_carries_version_uri_and_counts(self, aws):
@@ -68,7 +68,7 @@ class TestBuildTrainingDatasetOperator:
         with pytest.raises(DatasetError, match="output_manifests must be s3:// URIs"):
             _operator(aws, ["/local/file"]).execute({"outlet_events": OutletEventAccessors()})
         with pytest.raises(DatasetError, match="dataset_uri must be an s3:// prefix"):
-            BuildTrainingDatasetOperator(
+            GroundTruthBuildDatasetOperator(
                 task_id="t", output_manifests="s3://b/o.manifest", dataset_uri="datasets/x"
             ).execute({})
 
@@ -78,3 +78,14 @@ class TestBuildTrainingDatasetOperator:
         with pytest.raises(MalformedOutputManifestError, match="line 1") as raised:
             _operator(aws, uri).execute({"outlet_events": OutletEventAccessors()})
         assert raised.value.line_numbers == [1, 2]
+
+
+def test_the_old_name_still_imports_with_a_deprecation_warning():
+    from gt_provider.operators import dataset
+
+    with pytest.warns(DeprecationWarning, match="use GroundTruthBuildDatasetOperator"):
+        from gt_provider.operators.dataset import BuildTrainingDatasetOperator
+
+    assert BuildTrainingDatasetOperator is GroundTruthBuildDatasetOperator
+    with pytest.raises(AttributeError):
+        dataset.NoSuchOperator  # noqa: B018

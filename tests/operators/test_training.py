@@ -1,4 +1,4 @@
-"""ReattachingTrainingOperator against the local AWS: a retry never starts a second training job."""
+"""The training operators against the local AWS: a retry never trains or registers a model twice."""
 
 from __future__ import annotations
 
@@ -7,15 +7,21 @@ import threading
 
 import pytest
 
-from gt_provider.operators.training import ReattachingTrainingOperator
+from gt_provider.operators import training as training_module
+from gt_provider.operators.training import (
+    GroundTruthRegisterModelVersionOperator,
+    GroundTruthTrainingOperator,
+    registered_model_packages,
+)
 from tests.local.test_training import _put_digits, _training_request, _wait
 
 IMAGE = "gt-provider-local/image-classification:latest"
+GROUP = "digits-classifier"
 
 
-def _operator(config: dict, **kwargs) -> ReattachingTrainingOperator:
+def _operator(config: dict, **kwargs) -> GroundTruthTrainingOperator:
     kwargs.setdefault("wait_for_completion", True)
-    return ReattachingTrainingOperator(
+    return GroundTruthTrainingOperator(
         task_id="train_model", config=config, print_log=False, check_interval=1, **kwargs
     )
 
@@ -73,12 +79,24 @@ def test_a_retry_after_a_completed_job_returns_it_and_trains_nothing_again(aws, 
     assert _jobs(aws) == ["digits-train-v1"]
 
 
-def test_a_retry_during_the_job_waits_for_that_job(aws, request_body, held_training):
+def test_a_retry_during_the_job_waits_for_that_job(aws, request_body, held_training, monkeypatch):
     aws.client("sagemaker").create_training_job(**request_body)
-    threading.Timer(2.0, held_training.set).start()  # the job finishes while the retry waits
+    operator = _operator(request_body)
+    statuses: list[str] = []
+    describe = operator.hook.describe_training_job
 
-    result = _operator(request_body).execute({})
+    def describe_and_step(name: str) -> dict:
+        description = describe(name)
+        statuses.append(description["TrainingJobStatus"])
+        if len(statuses) == 2:  # the retry found the job running and is now waiting on it: let it finish
+            held_training.set()
+        return description
 
+    monkeypatch.setattr(operator.hook, "describe_training_job", describe_and_step)
+
+    result = operator.execute({})
+
+    assert statuses[:2] == ["InProgress", "InProgress"] and statuses[-1] == "Completed"
     assert result["Training"]["TrainingJobStatus"] == "Completed"
     assert _jobs(aws) == ["digits-train-v1"]
 
@@ -119,3 +137,75 @@ def test_a_retry_after_a_failed_job_starts_a_new_one_under_another_name(aws, req
     new_name = result["Training"]["TrainingJobName"]
     assert new_name.startswith("digits-train-v1-") and result["Training"]["TrainingJobStatus"] == "Completed"
     assert _jobs(aws) == sorted(["digits-train-v1", new_name])
+
+
+def test_the_old_name_still_imports_with_a_deprecation_warning():
+    with pytest.warns(DeprecationWarning, match="use GroundTruthTrainingOperator"):
+        from gt_provider.operators.training import ReattachingTrainingOperator
+
+    assert ReattachingTrainingOperator is GroundTruthTrainingOperator
+    with pytest.raises(AttributeError):
+        training_module.NoSuchOperator  # noqa: B018
+
+
+def _register(training_job: str, accuracy: str, **kwargs) -> GroundTruthRegisterModelVersionOperator:
+    return GroundTruthRegisterModelVersionOperator(
+        task_id="register_model",
+        image_uri=IMAGE,
+        model_url=f"s3://gt-provider-demo/models/digits/{training_job}/output/model.tar.gz",
+        package_group_name=GROUP,
+        package_desc=training_job,
+        training_job=training_job,
+        metadata={"validation:accuracy": accuracy, "dataset_version": "1"},
+        **kwargs,
+    )
+
+
+class TestGroundTruthRegisterModelVersionOperator:
+    def test_template_fields(self):
+        assert {"image_uri", "model_url", "package_group_name", "training_job", "metadata", "extras"} <= set(
+            GroundTruthRegisterModelVersionOperator.template_fields
+        )
+
+    def test_registers_a_version_pending_approval_with_its_metadata(self, aws):
+        arn = _register("train-v1-a", "0.9100").execute({})
+
+        [package] = registered_model_packages(aws.client("sagemaker"), GROUP)
+        assert package["ModelPackageArn"] == arn
+        assert package["ModelApprovalStatus"] == "PendingManualApproval"
+        assert package["CustomerMetadataProperties"] == {
+            "validation:accuracy": "0.9100",
+            "dataset_version": "1",
+            "training_job": "train-v1-a",
+        }
+        [container] = package["InferenceSpecification"]["Containers"]
+        assert container["Image"] == IMAGE and container["ModelDataUrl"].endswith("/train-v1-a/output/model.tar.gz")
+
+    def test_a_retry_returns_the_version_the_earlier_try_registered(self, aws):
+        first = _register("train-v1-a", "0.9100").execute({})
+
+        again = _register("train-v1-a", "0.9100").execute({})  # the retry: the version exists already
+
+        assert again == first
+        assert len(registered_model_packages(aws.client("sagemaker"), GROUP)) == 1
+
+    def test_another_training_job_registers_a_new_version(self, aws):
+        first = _register("train-v1-a", "0.9100").execute({})
+
+        second = _register("train-v2-b", "0.9400").execute({})
+
+        assert second != first
+        packages = registered_model_packages(aws.client("sagemaker"), GROUP)
+        assert sorted(p["CustomerMetadataProperties"]["training_job"] for p in packages) == ["train-v1-a", "train-v2-b"]
+
+    def test_extras_metadata_is_kept_but_cannot_rename_the_training_job(self, aws):
+        _register(
+            "train-v1-a", "0.9100", extras={"CustomerMetadataProperties": {"owner": "ml", "training_job": "other"}}
+        ).execute({})
+
+        [package] = registered_model_packages(aws.client("sagemaker"), GROUP)
+        assert package["CustomerMetadataProperties"]["owner"] == "ml"
+        assert package["CustomerMetadataProperties"]["training_job"] == "train-v1-a"
+
+    def test_no_group_yet_means_nothing_registered(self, aws):
+        assert registered_model_packages(aws.client("sagemaker"), "no-such-group") == []

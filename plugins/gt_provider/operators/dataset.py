@@ -1,7 +1,12 @@
-"""Output augmented manifests -> a versioned training dataset in S3, announced as an Airflow Asset."""
+"""Output augmented manifests -> a versioned training dataset in S3, announced as an Airflow Asset.
+
+``BuildTrainingDatasetOperator`` is the old name of :class:`GroundTruthBuildDatasetOperator`
+(still importable, deprecated).
+"""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +23,8 @@ if TYPE_CHECKING:
 #: URI scheme of dataset Assets: the name is known when the DAG file is parsed, the bucket
 #: (an Airflow Variable) only when the task runs, so the event's extra carries the S3 URI.
 ASSET_SCHEME = "gt-dataset"
+#: Old public names -> new ones; importing an old one warns (see ``__getattr__``).
+_DEPRECATED_NAMES = {"BuildTrainingDatasetOperator": "GroundTruthBuildDatasetOperator"}
 
 
 def dataset_asset(name: str) -> Asset:
@@ -25,7 +32,7 @@ def dataset_asset(name: str) -> Asset:
     return Asset(name=f"gt_dataset_{name}", uri=f"{ASSET_SCHEME}://{name}", group="dataset")
 
 
-class BuildTrainingDatasetOperator(AwsBaseOperator[S3Hook]):
+class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     """Write the next version of a training dataset from labeling jobs' output manifests.
 
     Calls ``gt_provider.datasets.build_dataset``: the new version under
@@ -183,3 +190,13 @@ def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:
             f"output_manifests must be s3:// URIs of output manifests (or labeling results), got {value!r}"
         )
     return uris
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_NAMES:
+        new = _DEPRECATED_NAMES[name]
+        warnings.warn(
+            f"gt_provider.operators.dataset.{name} is deprecated: use {new}", DeprecationWarning, stacklevel=2
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,20 +1,60 @@
-"""Training on a labeled dataset: the Amazon provider's training operator, safe to retry."""
+"""Training on a labeled dataset and registering the model: the Amazon provider's operators, safe to retry.
+
+- :class:`GroundTruthTrainingOperator` -- ``SageMakerTrainingOperator`` whose retry
+  re-attaches to the training job its earlier try created;
+- :class:`GroundTruthRegisterModelVersionOperator` -- ``SageMakerRegisterModelVersionOperator``
+  whose retry returns the model version its earlier try registered for the same training job.
+
+``ReattachingTrainingOperator`` is the old name of the first (still importable, deprecated).
+"""
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.amazon.aws.operators.sagemaker import SageMakerTrainingOperator
+from airflow.providers.amazon.aws.operators.sagemaker import (
+    SageMakerRegisterModelVersionOperator,
+    SageMakerTrainingOperator,
+)
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
+__all__ = ["GroundTruthRegisterModelVersionOperator", "GroundTruthTrainingOperator", "registered_model_packages"]
+
 #: What DescribeTrainingJob answers for a name no job has.
 _NO_SUCH_JOB = "ValidationException"
+#: What ListModelPackages answers for a model package group that does not exist (yet).
+_NO_SUCH_GROUP = ("ValidationException", "ResourceNotFound")
+#: The model package's metadata key naming the training job that made the model.
+TRAINING_JOB_KEY = "training_job"
+#: Old public names -> new ones; importing an old one warns (see ``__getattr__``).
+_DEPRECATED_NAMES = {"ReattachingTrainingOperator": "GroundTruthTrainingOperator"}
 
 
-class ReattachingTrainingOperator(SageMakerTrainingOperator):
+def registered_model_packages(sagemaker: Any, group: str) -> list[dict[str, Any]]:
+    """DescribeModelPackage of every version in the model package group ``group`` (none when there is no group yet).
+
+    :param sagemaker: A boto3 SageMaker client.
+    """
+    from botocore.exceptions import ClientError
+
+    summaries: list[dict[str, Any]] = []
+    try:
+        for page in sagemaker.get_paginator("list_model_packages").paginate(ModelPackageGroupName=group):
+            summaries += page["ModelPackageSummaryList"]
+    except ClientError as error:
+        # Only "no such group yet" means "nothing registered"; anything else (access denied,
+        # throttling) must not let a model through unexamined.
+        if error.response["Error"]["Code"] not in _NO_SUCH_GROUP:
+            raise
+    return [sagemaker.describe_model_package(ModelPackageName=s["ModelPackageArn"]) for s in summaries]
+
+
+class GroundTruthTrainingOperator(SageMakerTrainingOperator):
     """``SageMakerTrainingOperator`` whose retry re-attaches to the job its earlier try created.
 
     Give the job a name that is the same on every try of a run (``TrainingJobName`` from the
@@ -72,3 +112,73 @@ class ReattachingTrainingOperator(SageMakerTrainingOperator):
             if error.response.get("Error", {}).get("Code") == _NO_SUCH_JOB:
                 return None
             raise
+
+
+class GroundTruthRegisterModelVersionOperator(SageMakerRegisterModelVersionOperator):
+    """Register a trained model as a new version of a model package group, once per training job.
+
+    The Amazon provider's ``SageMakerRegisterModelVersionOperator`` creates a model package
+    on every call, so a retry after CreateModelPackage succeeded (the worker died before the
+    task finished) registers the same model twice. This operator records ``training_job``
+    in the version's ``CustomerMetadataProperties`` and looks first: when the group has a
+    version for that training job already, its ARN is returned and nothing is registered.
+
+    :param training_job: Name of the training job that made the model; recorded as the
+        metadata property ``training_job`` and used to find an earlier try's version. (templated)
+    :param metadata: More ``CustomerMetadataProperties`` (strings), e.g. the metric the model
+        was chosen on and the dataset version. (templated)
+    :param image_uri: The inference image. (templated)
+    :param model_url: S3 URI of the model artifact (``model.tar.gz``). (templated)
+    :param package_group_name: The model package group; created when missing. (templated)
+    :param package_group_desc: Description of the group, when it is created. (templated)
+    :param package_desc: Description of the version. (templated)
+    :param model_approval: Approval status of the version (default ``PendingManualApproval``). (templated)
+    :param extras: More CreateModelPackage arguments, overriding the ones above. (templated)
+
+    Other arguments are ``SageMakerRegisterModelVersionOperator``'s.
+
+    :return: the ARN of the model package (version) registered for ``training_job``.
+    """
+
+    template_fields: Sequence[str] = (
+        *SageMakerRegisterModelVersionOperator.template_fields,
+        "training_job",
+        "metadata",
+        "extras",
+    )
+    template_fields_renderers = {"metadata": "json", "extras": "json"}
+
+    def __init__(self, *, training_job: str, metadata: Mapping[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.training_job = training_job
+        self.metadata = metadata
+
+    def execute(self, context: Context) -> str:
+        for package in registered_model_packages(self.hook.conn, self.package_group_name):
+            if package.get("CustomerMetadataProperties", {}).get(TRAINING_JOB_KEY) == self.training_job:
+                self.log.info(
+                    "%s is registered for training job %s already (by an earlier try): not registering it again",
+                    package["ModelPackageArn"],
+                    self.training_job,
+                )
+                return package["ModelPackageArn"]
+        extras = dict(self.extras or {})
+        extras["CustomerMetadataProperties"] = {
+            **{key: str(value) for key, value in (self.metadata or {}).items()},
+            **extras.get("CustomerMetadataProperties", {}),
+            TRAINING_JOB_KEY: self.training_job,
+        }
+        self.extras = extras
+        arn = super().execute(context)
+        self.log.info("Registered %s (training job %s) in %s", arn, self.training_job, self.package_group_name)
+        return arn
+
+
+def __getattr__(name: str) -> Any:
+    if name in _DEPRECATED_NAMES:
+        new = _DEPRECATED_NAMES[name]
+        warnings.warn(
+            f"gt_provider.operators.training.{name} is deprecated: use {new}", DeprecationWarning, stacklevel=2
+        )
+        return globals()[new]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
