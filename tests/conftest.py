@@ -90,14 +90,45 @@ class LocalAwsSession:
 
         control.advance(self.endpoint_url, seconds)
 
+    def advance_while_waiting(self, monkeypatch: pytest.MonkeyPatch, seconds: float) -> list[float]:
+        """Make the blocking wait's and the trigger's sleeps move the manual clock by ``seconds``.
+
+        No wall-clock timer: a job on the manual clock ends only when the code under test
+        really sleeps between checks, so a test can tell that it waited. Returns the list of
+        sleeps taken (one entry per sleep), for the test to assert on.
+        """
+        import asyncio
+        from types import SimpleNamespace
+
+        sleeps: list[float] = []
+
+        def sleep(delay: float) -> None:
+            sleeps.append(delay)
+            self.advance(seconds)
+
+        async def async_sleep(delay: float) -> None:
+            sleep(delay)
+            await asyncio.sleep(0)
+
+        monkeypatch.setattr("gt_provider.hooks.ground_truth.time", SimpleNamespace(sleep=sleep))
+        monkeypatch.setattr("gt_provider.triggers.labeling.asyncio", SimpleNamespace(sleep=async_sleep))
+        return sleeps
+
 
 @pytest.fixture
 def aws(local_aws_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> LocalAwsSession:
     """A clean local AWS (instant jobs, demo bucket/role/workteam) that aws_default points at."""
     from gt_provider.local import control
     from gt_provider.local.server import bootstrap
+    from gt_provider.local.settings import Settings
 
     control.reset(local_aws_endpoint)
+    control.configure(
+        local_aws_endpoint,
+        # Every setting back to its default first: what one test configured (say
+        # stopping_seconds=0) must not leak into the next, whatever the order.
+        **Settings().as_dict(),
+    )
     control.configure(
         local_aws_endpoint,
         speed="instant",

@@ -162,3 +162,30 @@ def test_default_job_name_is_stable_distinct_and_valid():
     )
     LabelingJobSpec(**{**VALID, "job_name": name})  # valid for Ground Truth
     assert len(name) <= 63
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"vpc_config": {"SecurityGroupIds": ["sg-1"], "Subnets": ["subnet-1"]}}, "vpc_config"),
+        ({"volume_kms_key_id": "key"}, "volume_kms_key_id"),
+    ],
+)
+def test_automated_labeling_resources_without_automated_labeling_are_refused_not_dropped(overrides, named):
+    with pytest.raises(InvalidLabelingJobConfigError, match=rf"{named}: Ground Truth uses it only for the automated"):
+        LabelingJobSpec(**{**VALID, **overrides})
+
+
+def test_the_request_carries_every_field_that_names_a_request_path():
+    from gt_provider.labeling_request import JOB_ARGUMENTS
+
+    spec = LabelingJobSpec(**{**VALID, "max_concurrent_tasks": 7, "kms_key_id": "key"})
+    request = spec.request("us-east-1")
+    for argument in JOB_ARGUMENTS:
+        path = argument.metadata["request"]
+        if path is None or getattr(spec, argument.name) is None:
+            continue
+        value = request
+        for key in path:
+            value = value[key]
+        assert value == getattr(spec, argument.name), argument.name

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from gt_provider.exceptions import InvalidLabelingJobConfigError, UnknownTaskTypeError
-from gt_provider.task_types import TASK_TYPES, TaskFamily
+from gt_provider.task_types import TASK_TYPES, TaskFamily, get_task_type
 from gt_provider.templates import (
     ANSWER_ELEMENTS,
     TEMPLATE_FILES,
@@ -97,7 +97,7 @@ def _render(task_type: str, **overrides: Any) -> str:
         "full_instructions": FULL,
         "audit_label_attribute_name": _audit_name(task_type),
     }
-    return render_worker_template(task_type, **{**arguments, **overrides})
+    return render_worker_template(get_task_type(task_type), **{**arguments, **overrides})
 
 
 def _parse(page: str) -> _Elements:
@@ -192,7 +192,7 @@ def test_non_review_template_refuses_an_earlier_label_attribute():
 
 
 def test_existing_call_without_the_audit_argument_still_works():
-    page = render_worker_template("ImageMultiClass", header="h", short_instructions="s")
+    page = render_worker_template(get_task_type("ImageMultiClass"), header="h", short_instructions="s")
     assert 'name="crowd-image-classifier"' in page
 
 
@@ -200,14 +200,14 @@ def test_existing_call_without_the_audit_argument_still_works():
 def test_human_task_ui_types_are_told_to_use_their_human_task_ui_arn(task_type):
     ui_name = TASK_TYPES[task_type].human_task_ui_name
     with pytest.raises(UnknownTaskTypeError, match=rf"HumanTaskUiArn \(.*human-task-ui/{ui_name}\b"):
-        render_worker_template(task_type, header="h", short_instructions="s")
+        render_worker_template(get_task_type(task_type), header="h", short_instructions="s")
 
 
 def test_custom_and_unknown_types_have_no_template():
     with pytest.raises(UnknownTaskTypeError, match="brings its own worker template"):
-        render_worker_template("Custom", header="h", short_instructions="s")
+        render_worker_template(get_task_type("Custom"), header="h", short_instructions="s")
     with pytest.raises(UnknownTaskTypeError, match="Did you mean 'BoundingBox'"):
-        render_worker_template("BoundingBoxes", header="h", short_instructions="s")
+        render_worker_template(get_task_type("BoundingBoxes"), header="h", short_instructions="s")
 
 
 # Label category configurations.
@@ -225,7 +225,10 @@ def test_the_registry_decides_the_form(task_type):
     info = TASK_TYPES[task_type]
     audit = "prior-ref" if info.is_review else None  # "-ref" suits every reviewed type
     config = label_category_config(
-        ["car", "truck"], task_type=task_type, audit_label_attribute_name=audit, short_instructions="Label <all>"
+        ["car", "truck"],
+        task_type=get_task_type(task_type),
+        audit_label_attribute_name=audit,
+        short_instructions="Label <all>",
     )
     if info.label_config_document_version == "2020-03-01":
         assert config["documentVersion"] == "2020-03-01"
@@ -248,7 +251,7 @@ def test_the_registry_decides_the_form(task_type):
 @pytest.mark.parametrize("task_type", [t for t in CLASSIC_TYPES if TASK_TYPES[t].is_review])
 def test_image_review_config_names_the_earlier_attribute(task_type):
     audit = EXPECTED_REVIEW_ATTRIBUTE[task_type][1]
-    config = label_category_config(["cat", "dog"], task_type=task_type, audit_label_attribute_name=audit)
+    config = label_category_config(["cat", "dog"], task_type=get_task_type(task_type), audit_label_attribute_name=audit)
     assert config == {
         "document-version": "2018-11-28",
         "labels": [{"label": "cat"}, {"label": "dog"}],
@@ -259,18 +262,20 @@ def test_image_review_config_names_the_earlier_attribute(task_type):
 @pytest.mark.parametrize("task_type", [name for name in TASK_TYPES if TASK_TYPES[name].is_review])
 def test_review_config_requires_the_earlier_attribute(task_type):
     with pytest.raises(InvalidLabelingJobConfigError, match="pass audit_label_attribute_name"):
-        label_category_config(["cat", "dog"], task_type=task_type)
+        label_category_config(["cat", "dog"], task_type=get_task_type(task_type))
 
 
 def test_non_review_config_refuses_the_earlier_attribute():
     with pytest.raises(InvalidLabelingJobConfigError, match="only for verification and adjustment"):
-        label_category_config(["cat", "dog"], task_type="BoundingBox", audit_label_attribute_name="prior")
+        label_category_config(
+            ["cat", "dog"], task_type=get_task_type("BoundingBox"), audit_label_attribute_name="prior"
+        )
 
 
 def test_named_entity_recognition_config_carries_the_instructions_it_requires():
     config = label_category_config(
         ["person", {"label": "organization", "shortDisplayName": "org"}],
-        task_type="NamedEntityRecognition",
+        task_type=get_task_type("NamedEntityRecognition"),
         short_instructions="Highlight names",
         full_instructions="Highlight every <name>",
     )
@@ -280,11 +285,14 @@ def test_named_entity_recognition_config_carries_the_instructions_it_requires():
         "instructions": {"shortInstruction": "Highlight names", "fullInstruction": "Highlight every &lt;name&gt;"},
     }
     with pytest.raises(InvalidLabelingJobConfigError, match="pass short_instructions"):
-        label_category_config(["person"], task_type="NamedEntityRecognition")
+        label_category_config(["person"], task_type=get_task_type("NamedEntityRecognition"))
 
 
 def test_whole_video_classification_uses_the_2018_form():
-    assert label_category_config(["a", "b"], task_type="VideoMultiClass")["document-version"] == "2018-11-28"
+    assert (
+        label_category_config(["a", "b"], task_type=get_task_type("VideoMultiClass"))["document-version"]
+        == "2018-11-28"
+    )
 
 
 def test_frame_config_carries_attributes_and_escaped_instructions():
@@ -292,7 +300,7 @@ def test_frame_config_carries_attributes_and_escaped_instructions():
     weather = {"name": "weather", "description": "What is the weather?", "type": "string", "enum": ["sun", "rain"]}
     config = label_category_config(
         ["Car", {"label": "Pedestrian", "categoryAttributes": [{"name": "pose", "type": "string"}]}],
-        task_type="VideoObjectTracking",
+        task_type=get_task_type("VideoObjectTracking"),
         short_instructions="Box <every> car",
         full_instructions="Track each car & each person",
         category_global_attributes=[wheels],
@@ -318,57 +326,61 @@ def test_frame_config_carries_attributes_and_escaped_instructions():
 @pytest.mark.parametrize("task_type", FRAME_REVIEW_TYPES)
 def test_frame_review_config_carries_the_earlier_attribute_and_can_verify(task_type):
     audit = "prior-ref"
-    adjust = label_category_config(["Car", "Truck"], task_type=task_type, audit_label_attribute_name=audit)
+    adjust = label_category_config(
+        ["Car", "Truck"], task_type=get_task_type(task_type), audit_label_attribute_name=audit
+    )
     assert adjust["documentVersion"] == "2020-03-01"
     assert adjust["auditLabelAttributeName"] == audit
     assert all("editsAllowed" not in label for label in adjust["labels"])
 
     verify = label_category_config(
-        ["Car", "Truck"], task_type=task_type, audit_label_attribute_name=audit, allow_label_edits=False
+        ["Car", "Truck"], task_type=get_task_type(task_type), audit_label_attribute_name=audit, allow_label_edits=False
     )
     assert [label["editsAllowed"] for label in verify["labels"]] == ["none", "none"]
 
 
 def test_frame_labels_follow_the_registry_limits():
     with pytest.raises(InvalidLabelingJobConfigError, match="at most 30"):
-        label_category_config([f"l{i}" for i in range(31)], task_type="3DPointCloudObjectDetection")
+        label_category_config([f"l{i}" for i in range(31)], task_type=get_task_type("3DPointCloudObjectDetection"))
     with pytest.raises(InvalidLabelingJobConfigError, match="at most 16"):
-        label_category_config(["a-very-long-label-name"], task_type="3DPointCloudObjectDetection")
+        label_category_config(["a-very-long-label-name"], task_type=get_task_type("3DPointCloudObjectDetection"))
     with pytest.raises(InvalidLabelingJobConfigError, match="repeated"):
-        label_category_config(["Car", "Car"], task_type="3DPointCloudObjectDetection")
+        label_category_config(["Car", "Car"], task_type=get_task_type("3DPointCloudObjectDetection"))
 
 
 def test_frame_options_are_checked():
     with pytest.raises(InvalidLabelingJobConfigError, match="no label category attributes"):
         label_category_config(
             ["Car"],
-            task_type="3DPointCloudSemanticSegmentation",
+            task_type=get_task_type("3DPointCloudSemanticSegmentation"),
             category_global_attributes=[{"name": "x", "type": "string"}],
         )
     with pytest.raises(InvalidLabelingJobConfigError, match="needs a description"):
         label_category_config(
-            ["Car"], task_type="VideoObjectDetection", frame_attributes=[{"name": "x", "type": "string"}]
+            ["Car"], task_type=get_task_type("VideoObjectDetection"), frame_attributes=[{"name": "x", "type": "string"}]
         )
     with pytest.raises(InvalidLabelingJobConfigError, match="needs a type"):
         label_category_config(
-            ["Car"], task_type="VideoObjectDetection", category_global_attributes=[{"name": "x", "type": "bool"}]
+            ["Car"],
+            task_type=get_task_type("VideoObjectDetection"),
+            category_global_attributes=[{"name": "x", "type": "bool"}],
         )
     with pytest.raises(InvalidLabelingJobConfigError, match="annotation_type is for video frame jobs"):
-        label_category_config(["Car"], task_type="3DPointCloudObjectTracking", annotation_type="Polygon")
+        label_category_config(["Car"], task_type=get_task_type("3DPointCloudObjectTracking"), annotation_type="Polygon")
     with pytest.raises(InvalidLabelingJobConfigError, match="annotation_type must be one of"):
-        label_category_config(["Car"], task_type="VideoObjectDetection", annotation_type="Cuboid")
+        label_category_config(["Car"], task_type=get_task_type("VideoObjectDetection"), annotation_type="Cuboid")
     with pytest.raises(InvalidLabelingJobConfigError, match="reviews no earlier labels"):
-        label_category_config(["Car"], task_type="VideoObjectDetection", allow_label_edits=False)
+        label_category_config(["Car"], task_type=get_task_type("VideoObjectDetection"), allow_label_edits=False)
     with pytest.raises(InvalidLabelingJobConfigError, match="short_instructions must be 1 to 254"):
-        label_category_config(["Car"], task_type="VideoObjectDetection", short_instructions="x" * 255)
+        label_category_config(["Car"], task_type=get_task_type("VideoObjectDetection"), short_instructions="x" * 255)
 
 
 def test_frame_options_are_refused_for_template_types():
     with pytest.raises(InvalidLabelingJobConfigError, match="frame_attributes: BoundingBox jobs take no such option"):
         label_category_config(
             ["cat"],
-            task_type="BoundingBox",
+            task_type=get_task_type("BoundingBox"),
             frame_attributes=[{"name": "x", "type": "string", "description": "d"}],
         )
     with pytest.raises(InvalidLabelingJobConfigError, match="must be names"):
-        label_category_config([{"label": "cat"}, {"label": "dog"}], task_type="ImageMultiClass")
+        label_category_config([{"label": "cat"}, {"label": "dog"}], task_type=get_task_type("ImageMultiClass"))

@@ -41,6 +41,11 @@ class LabelingJobConflictError(GroundTruthProviderError):
     """A labeling job with the requested name exists and cannot be re-attached to."""
 
 
+class UnsupportedByBackendError(InvalidLabelingJobConfigError):
+    """The labeling backend does not offer a feature the job asks for (a task type, review
+    jobs, automated labeling, streaming); raised before anything is created."""
+
+
 class ManifestReadError(GroundTruthProviderError, OSError):
     """The manifest itself (not a line of it) cannot be read or the cleaned copy cannot be written.
 

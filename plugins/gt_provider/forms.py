@@ -10,20 +10,21 @@ retries, naming the field or Variable to fix.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from airflow.sdk import Param
 
 from gt_provider import limits, task_types
 from gt_provider.exceptions import InvalidLabelingJobConfigError
-from gt_provider.labeling_request import check_workteam_arn
+from gt_provider.labeling_request import JOB_ARGUMENTS, check_workteam_arn
+from gt_provider.s3io import BUCKET_PATTERN
 
 #: Private and vendor workteams only: the public workforce (Mechanical Turk) closed in September 2026.
 WORKTEAM_PATTERN = (
     r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:workteam/(private-crowd|vendor-crowd)/[A-Za-z0-9-]+$"
 )
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: The form's defaults are the job arguments' own (LabelingJobSpec, the one definition).
+_SPEC_DEFAULTS = {argument.name: argument.default for argument in JOB_ARGUMENTS}
 
 
 def labeling_params(
@@ -65,10 +66,10 @@ def labeling_params(
             "The public workforce (Mechanical Turk) closed in September 2026.",
         ),
         "workers_per_object": Param(
-            3,
+            _SPEC_DEFAULTS["workers_per_object"],
             type="integer",
-            minimum=1,
-            maximum=9,
+            minimum=limits.WORKERS_PER_OBJECT[0],
+            maximum=limits.WORKERS_PER_OBJECT[1],
             title=f"Workers per {object_noun}",
             description=f"Answers consolidated per {object_noun}",
         ),
@@ -108,12 +109,8 @@ def settings_problems(
     problems: list[str] = []
     for name in label_task_types:
         info = task_types.get_task_type(name)
-        reasons = [info.check_label_count(len(labels)), *(info.check_label_name(label) for label in labels)]
         where = f"param 'labels' ({name})" if len(label_task_types) > 1 else "param 'labels'"
-        problems += [f"{where}: {reason}" for reason in reasons if reason]
-    blank = [label for label in labels if not label.strip()]
-    if blank:
-        problems.append(f"param 'labels': label names must not be blank, got {blank}")
+        problems += [f"{where}: {reason}" for reason in info.label_problems(labels)]
     try:
         check_workteam_arn(workteam_arn)
     except InvalidLabelingJobConfigError as error:
@@ -121,7 +118,7 @@ def settings_problems(
         problems.append(f"{where}: {error}")
     if not limits.ROLE_ARN_PATTERN.match(role_arn):
         problems.append(f"Variable 'gt_role_arn': {role_arn!r} is not an IAM role ARN")
-    if not _BUCKET.fullmatch(bucket):
+    if not BUCKET_PATTERN.fullmatch(bucket):
         problems.append(f"Variable 'gt_bucket': {bucket!r} is not an S3 bucket name")
     return problems
 

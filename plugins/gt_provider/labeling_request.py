@@ -11,12 +11,13 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import MISSING, Field, dataclass, field, fields
 from datetime import datetime
 from typing import Any
 
 from gt_provider import limits, task_types
 from gt_provider.exceptions import InvalidLabelingJobConfigError, PublicWorkforceUnavailableError
+from gt_provider.s3io import is_valid_s3_uri
 from gt_provider.templates import TEMPLATE_FILES
 
 
@@ -49,10 +50,6 @@ def default_job_name(dag_id: str, task_id: str, run_id: str, map_index: int = -1
     return f"{prefix}-{digest}" if prefix else f"gt-{digest}"
 
 
-def _is_s3_uri(uri: object) -> bool:
-    return isinstance(uri, str) and bool(re.match(r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9](/.*)?$", uri))
-
-
 def _check_int(name: str, value: object, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidLabelingJobConfigError(f"{name} must be an integer from {low} to {high}, got {value!r}")
@@ -81,6 +78,30 @@ def check_workteam_arn(workteam_arn: object) -> None:
         )
 
 
+def _argument(
+    default: Any = MISSING,
+    *,
+    doc: str,
+    request: tuple[str, ...] | None = None,
+    operator_default: Any = MISSING,
+    renderer: str | None = None,
+    factory: Any = MISSING,
+) -> Any:
+    """A labeling-job argument: its default, its documentation and where it goes in the request.
+
+    This metadata is the one definition of the job surface: the operator's signature,
+    template fields and docstring (``operators/labeling.py``), the Trigger form's ranges
+    (``forms.py``) and the simple parts of the CreateLabelingJob request all derive from it.
+    ``request`` is the path of a field copied as it is (omitted when None);
+    ``operator_default`` is the operator's default where the spec needs a value the
+    operator derives (``job_name``, ``input_manifest_uri``).
+    """
+    metadata = {"doc": doc, "request": request, "operator_default": operator_default, "renderer": renderer}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class LabelingJobSpec:
     """Everything a labeling job needs, in the operator's terms; validated on creation.
@@ -89,40 +110,106 @@ class LabelingJobSpec:
     ``task_types`` registry); pass it explicitly for Custom jobs or regions outside the table.
     """
 
-    task_type: str
-    job_name: str
-    input_manifest_uri: str
-    output_path: str
-    labels: Sequence[str]
-    workteam_arn: str
-    role_arn: str
-    short_instructions: str
-    full_instructions: str = ""
-    label_attribute_name: str | None = None
-    workers_per_object: int = 3
-    task_title: str | None = None
-    task_description: str | None = None
-    task_keywords: Sequence[str] = ("labeling",)
-    task_time_limit: int = 300
-    task_availability_lifetime: int = 10 * 24 * 3600
-    max_concurrent_tasks: int | None = None
-    content_classifiers: Sequence[str] = ()
-    stopping_conditions: Mapping[str, int] | None = None
-    auto_labeling: bool = False
-    kms_key_id: str | None = None
-    volume_kms_key_id: str | None = None
-    vpc_config: Mapping[str, Sequence[str]] | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    task_type: str = _argument(
+        doc='Built-in task type (``gt_provider.task_types.TASK_TYPES``, e.g. ``"ImageMultiClass"``, '
+        '``"BoundingBox"``, ``"NamedEntityRecognition"``) or ``"Custom"``.'
+    )
+    job_name: str = _argument(
+        doc="Labeling job name; default: deterministic per task instance.",
+        request=("LabelingJobName",),
+        operator_default=None,
+    )
+    input_manifest_uri: str = _argument(
+        doc="S3 URI of the input manifest; for review jobs it defaults to the reviewed job's output manifest.",
+        request=("InputConfig", "DataSource", "S3DataSource", "ManifestS3Uri"),
+        operator_default=None,
+    )
+    output_path: str = _argument(
+        doc="S3 prefix under which Ground Truth writes ``<job_name>/...``.", request=("OutputConfig", "S3OutputPath")
+    )
+    labels: Sequence[str] = _argument(doc="The label names workers choose from.", renderer="json")
+    workteam_arn: str = _argument(
+        doc="ARN of a private or vendor workteam. The public workforce (Mechanical Turk) closed on "
+        "2026-09-30 and is refused.",
+        request=("HumanTaskConfig", "WorkteamArn"),
+    )
+    role_arn: str = _argument(doc="IAM role Ground Truth assumes to read input and write output.", request=("RoleArn",))
+    short_instructions: str = _argument(doc="Shown beside every task.")
+    full_instructions: str = _argument("", doc="Shown when the worker opens the instructions.")
+    label_attribute_name: str | None = _argument(
+        None,
+        doc='Key of the label in the output manifest (default ``"label"``, or ``"label-ref"`` for '
+        "types whose attribute must end in ``-ref``).",
+        request=("LabelAttributeName",),
+    )
+    workers_per_object: int = _argument(
+        3,
+        doc=f"Workers who label each object, {limits.WORKERS_PER_OBJECT[0]}-{limits.WORKERS_PER_OBJECT[1]}.",
+        request=("HumanTaskConfig", "NumberOfHumanWorkersPerDataObject"),
+    )
+    task_title: str | None = _argument(None, doc="Title workers see in the task list.")
+    task_description: str | None = _argument(None, doc="Description workers see.")
+    task_keywords: Sequence[str] = _argument(("labeling",), doc="1-5 keywords workers can search for.")
+    task_time_limit: int = _argument(
+        300,
+        doc="Seconds a worker has for one task (30 to the type's maximum).",
+        request=("HumanTaskConfig", "TaskTimeLimitInSeconds"),
+    )
+    task_availability_lifetime: int = _argument(
+        10 * 24 * 3600,
+        doc="Seconds a task stays offered, 60 s to 30 days.",
+        request=("HumanTaskConfig", "TaskAvailabilityLifetimeInSeconds"),
+    )
+    max_concurrent_tasks: int | None = _argument(
+        None, doc="Tasks offered at once, 1-5,000.", request=("HumanTaskConfig", "MaxConcurrentTaskCount")
+    )
+    content_classifiers: Sequence[str] = _argument(
+        (), doc="``FreeOfPersonallyIdentifiableInformation`` and/or ``FreeOfAdultContent``."
+    )
+    stopping_conditions: Mapping[str, int] | None = _argument(
+        None,
+        doc='``{"MaxHumanLabeledObjectCount": n, "MaxPercentageOfInputDatasetLabeled": p}``.',
+        renderer="json",
+    )
+    auto_labeling: bool = _argument(False, doc="Use automated data labeling (supported types only; >= 1,250 objects).")
+    kms_key_id: str | None = _argument(None, doc="KMS key for the output.", request=("OutputConfig", "KmsKeyId"))
+    volume_kms_key_id: str | None = _argument(
+        None, doc="KMS key for the automated-labeling instances' volumes (only with ``auto_labeling``)."
+    )
+    vpc_config: Mapping[str, Sequence[str]] | None = _argument(
+        None,
+        doc='``{"SecurityGroupIds": [...], "Subnets": [...]}`` for the automated-labeling instances '
+        "(only with ``auto_labeling``).",
+        renderer="json",
+    )
+    tags: Mapping[str, str] = _argument(doc="Tags for the labeling job.", factory=dict, renderer="json")
     audit_label_attribute_name: str | None = None
-    pre_human_task_lambda_arn: str | None = None
-    annotation_consolidation_lambda_arn: str | None = None
-    human_task_ui_arn: str | None = None
-    ui_template_s3_uri: str | None = None
-    auto_labeling_algorithm_arn: str | None = None
-    config_overrides: Mapping[str, Any] = field(default_factory=dict)
+    pre_human_task_lambda_arn: str | None = _argument(
+        None, doc="Override the built-in Lambda (needed for Custom or for regions without built-in ARNs)."
+    )
+    annotation_consolidation_lambda_arn: str | None = _argument(None, doc="Likewise for consolidation.")
+    human_task_ui_arn: str | None = _argument(None, doc="Likewise for the worker UI of NER, video and 3D types.")
+    ui_template_s3_uri: str | None = _argument(None, doc="Your own worker template in S3 (Custom, or to replace ours).")
+    auto_labeling_algorithm_arn: str | None = _argument(
+        None, doc="Override the built-in automated-labeling algorithm ARN (with ``auto_labeling``)."
+    )
+    config_overrides: Mapping[str, Any] = _argument(
+        doc="Raw CreateLabelingJob fields merged over the built request.", factory=dict, renderer="json"
+    )
 
     def __post_init__(self) -> None:
         info = task_types.get_task_type(self.task_type)  # unknown name: error with a suggestion
+        for name, kind in (
+            ("labels", tuple),
+            ("content_classifiers", tuple),
+            ("tags", dict),
+            ("config_overrides", dict),
+        ):
+            value = getattr(self, name)
+            if isinstance(value, list | tuple | Mapping) and not isinstance(value, kind):
+                object.__setattr__(self, name, kind(value))
+            elif value is None and kind is dict:
+                object.__setattr__(self, name, {})
         if self.label_attribute_name is None:
             default = (
                 "label-ref" if info.label_attribute_rule is task_types.LabelAttributeRule.MUST_END_WITH_REF else "label"
@@ -135,7 +222,7 @@ class LabelingJobSpec:
             )
         for name in ("input_manifest_uri", "output_path", "ui_template_s3_uri"):
             value = getattr(self, name)
-            if (value is not None or name != "ui_template_s3_uri") and not _is_s3_uri(value):
+            if (value is not None or name != "ui_template_s3_uri") and not is_valid_s3_uri(value):
                 raise InvalidLabelingJobConfigError(f"{name} must be an s3://bucket/key URI, got {value!r}")
         self._check_labels(info)
         reason = info.check_label_attribute_name(self.label_attribute_name)  # type: ignore[arg-type]
@@ -150,18 +237,9 @@ class LabelingJobSpec:
         self._check_job_settings(info)
 
     def _check_labels(self, info: task_types.TaskType) -> None:
-        if isinstance(self.labels, str) or not all(isinstance(label, str) and label.strip() for label in self.labels):
-            raise InvalidLabelingJobConfigError(f"labels must be a list of non-empty strings, got {self.labels!r}")
-        reason = info.check_label_count(len(self.labels))
-        if reason:
-            raise InvalidLabelingJobConfigError(f"labels: {reason}")
-        for label in self.labels:
-            reason = info.check_label_name(label)
-            if reason:
-                raise InvalidLabelingJobConfigError(f"labels: {label!r}: {reason}")
-        duplicates = sorted({label for label in self.labels if list(self.labels).count(label) > 1})
-        if duplicates:
-            raise InvalidLabelingJobConfigError(f"labels must be unique; repeated: {duplicates}")
+        problems = info.label_problems(self.labels)
+        if problems:
+            raise InvalidLabelingJobConfigError(f"labels: {'; '.join(problems)}")
 
     def _check_task_settings(self, info: task_types.TaskType) -> None:
         _check_int("workers_per_object", self.workers_per_object, *limits.WORKERS_PER_OBJECT)
@@ -219,6 +297,16 @@ class LabelingJobSpec:
                 values = self.vpc_config.get(key)
                 if isinstance(values, str) or not isinstance(values, Sequence) or not low <= len(values) <= high:
                     raise InvalidLabelingJobConfigError(f"vpc_config[{key!r}] must be a list of {low} to {high} ids")
+        if not self.auto_labeling:
+            # Ground Truth takes both only in LabelingJobAlgorithmsConfig.LabelingJobResourceConfig:
+            # they configure the automated-labeling instances, and a human-only job has none.
+            given = [name for name in ("volume_kms_key_id", "vpc_config") if getattr(self, name)]
+            if given:
+                raise InvalidLabelingJobConfigError(
+                    f"{' and '.join(given)}: Ground Truth uses {'them' if len(given) > 1 else 'it'} only for the "
+                    "automated-labeling instances (LabelingJobAlgorithmsConfig.LabelingJobResourceConfig); pass "
+                    "auto_labeling=True, or leave it out (the output's KMS key is kms_key_id)"
+                )
         if info.is_review and not self.audit_label_attribute_name:
             raise InvalidLabelingJobConfigError(
                 f"{info.name} reviews an earlier job's labels: pass audit_of=<the earlier job's result> "
@@ -270,62 +358,71 @@ class LabelingJobSpec:
         return f"{self.output_path.rstrip('/')}/{self.job_name}/manifests/output/output.manifest"
 
     def request(self, region: str) -> dict[str, Any]:
-        """The CreateLabelingJob request (UnsupportedRegionError when a built-in ARN is unknown there)."""
+        """The CreateLabelingJob request (UnsupportedRegionError when a built-in ARN is unknown there).
+
+        Fields whose metadata names a request path are copied there as they are; the rest
+        (defaults from the task-type registry, lists, tags) is built below.
+        """
         info = self.info
-        human_task_config: dict[str, Any] = {
-            "WorkteamArn": self.workteam_arn,
-            "UiConfig": (
-                {"HumanTaskUiArn": self.human_task_ui_arn or info.human_task_ui_arn(region)}
-                if info.human_task_ui_name and not self.ui_template_s3_uri
-                else {"UiTemplateS3Uri": self.ui_template_uri}
-            ),
-            "PreHumanTaskLambdaArn": self.pre_human_task_lambda_arn or info.pre_human_task_lambda_arn(region),
-            "TaskKeywords": list(self.task_keywords),
-            "TaskTitle": self.title,
-            "TaskDescription": self.description,
-            "NumberOfHumanWorkersPerDataObject": self.workers_per_object,
-            "TaskTimeLimitInSeconds": self.task_time_limit,
-            "TaskAvailabilityLifetimeInSeconds": self.task_availability_lifetime,
-            "AnnotationConsolidationConfig": {
-                "AnnotationConsolidationLambdaArn": self.annotation_consolidation_lambda_arn
-                or info.annotation_consolidation_lambda_arn(region)
-            },
-        }
-        if self.max_concurrent_tasks is not None:
-            human_task_config["MaxConcurrentTaskCount"] = self.max_concurrent_tasks
-        input_config: dict[str, Any] = {"DataSource": {"S3DataSource": {"ManifestS3Uri": self.input_manifest_uri}}}
+        request: dict[str, Any] = {}
+        for argument in fields(self):
+            path = argument.metadata.get("request")
+            value = getattr(self, argument.name)
+            if path and value is not None:
+                _set_path(request, path, value)
+        human_task_config = request["HumanTaskConfig"]
+        human_task_config.update(
+            {
+                "UiConfig": (
+                    {"HumanTaskUiArn": self.human_task_ui_arn or info.human_task_ui_arn(region)}
+                    if info.human_task_ui_name and not self.ui_template_s3_uri
+                    else {"UiTemplateS3Uri": self.ui_template_uri}
+                ),
+                "PreHumanTaskLambdaArn": self.pre_human_task_lambda_arn or info.pre_human_task_lambda_arn(region),
+                "TaskKeywords": list(self.task_keywords),
+                "TaskTitle": self.title,
+                "TaskDescription": self.description,
+                "AnnotationConsolidationConfig": {
+                    "AnnotationConsolidationLambdaArn": self.annotation_consolidation_lambda_arn
+                    or info.annotation_consolidation_lambda_arn(region)
+                },
+            }
+        )
+        request["LabelCategoryConfigS3Uri"] = self.label_config_uri
         if self.content_classifiers:
-            input_config["DataAttributes"] = {"ContentClassifiers": list(self.content_classifiers)}
-        output_config: dict[str, Any] = {"S3OutputPath": self.output_path}
-        if self.kms_key_id:
-            output_config["KmsKeyId"] = self.kms_key_id
-        request: dict[str, Any] = {
-            "LabelingJobName": self.job_name,
-            "LabelAttributeName": self.label_attribute_name,
-            "InputConfig": input_config,
-            "OutputConfig": output_config,
-            "RoleArn": self.role_arn,
-            "LabelCategoryConfigS3Uri": self.label_config_uri,
-            "HumanTaskConfig": human_task_config,
-        }
+            request["InputConfig"]["DataAttributes"] = {"ContentClassifiers": list(self.content_classifiers)}
         if self.stopping_conditions:
             request["StoppingConditions"] = dict(self.stopping_conditions)
         if self.auto_labeling:
-            algorithms: dict[str, Any] = {
-                "LabelingJobAlgorithmSpecificationArn": self.auto_labeling_algorithm_arn
-                or info.auto_labeling_algorithm_arn(region)
-            }
-            resources: dict[str, Any] = {}
-            if self.volume_kms_key_id:
-                resources["VolumeKmsKeyId"] = self.volume_kms_key_id
-            if self.vpc_config:
-                resources["VpcConfig"] = {key: list(value) for key, value in self.vpc_config.items()}
-            if resources:
-                algorithms["LabelingJobResourceConfig"] = resources
-            request["LabelingJobAlgorithmsConfig"] = algorithms
+            request["LabelingJobAlgorithmsConfig"] = self._algorithms_config(region)
         if self.tags:
             request["Tags"] = [{"Key": key, "Value": value} for key, value in self.tags.items()]
         return _deep_merge(request, self.config_overrides)
+
+    def _algorithms_config(self, region: str) -> dict[str, Any]:
+        algorithms: dict[str, Any] = {
+            "LabelingJobAlgorithmSpecificationArn": self.auto_labeling_algorithm_arn
+            or self.info.auto_labeling_algorithm_arn(region)
+        }
+        resources: dict[str, Any] = {}
+        if self.volume_kms_key_id:
+            resources["VolumeKmsKeyId"] = self.volume_kms_key_id
+        if self.vpc_config:
+            resources["VpcConfig"] = {key: list(value) for key, value in self.vpc_config.items()}
+        if resources:
+            algorithms["LabelingJobResourceConfig"] = resources
+        return algorithms
+
+
+#: The fields of LabelingJobSpec that are arguments of the labeling operator (all but the
+#: ones the operator derives itself), in declaration order.
+JOB_ARGUMENTS: tuple[Field, ...] = tuple(f for f in fields(LabelingJobSpec) if "doc" in f.metadata)
+
+
+def _set_path(document: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        document = document.setdefault(key, {})
+    document[path[-1]] = value
 
 
 def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -337,35 +434,6 @@ def _deep_merge(base: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str,
         else:
             merged[key] = value
     return merged
-
-
-#: What must match for a retried task to re-attach to an existing job: where the data
-#: comes from and goes to, who labels it and how. Titles and tags may differ.
-_COMPARED_FIELDS = (
-    ("LabelAttributeName",),
-    ("InputConfig", "DataSource", "S3DataSource", "ManifestS3Uri"),
-    ("OutputConfig", "S3OutputPath"),
-    ("RoleArn",),
-    ("LabelCategoryConfigS3Uri",),
-    ("HumanTaskConfig", "WorkteamArn"),
-    ("HumanTaskConfig", "PreHumanTaskLambdaArn"),
-    ("HumanTaskConfig", "NumberOfHumanWorkersPerDataObject"),
-    ("HumanTaskConfig", "AnnotationConsolidationConfig", "AnnotationConsolidationLambdaArn"),
-)
-
-
-def request_differences(request: Mapping[str, Any], description: Mapping[str, Any]) -> list[str]:
-    """How an existing job (DescribeLabelingJob) differs from the request a task would send."""
-    differences = []
-    for path in _COMPARED_FIELDS:
-        wanted: Any = request
-        existing: Any = description
-        for key in path:
-            wanted = wanted.get(key) if isinstance(wanted, Mapping) else None
-            existing = existing.get(key) if isinstance(existing, Mapping) else None
-        if wanted != existing:
-            differences.append(f"{'.'.join(path)} is {existing!r} there, {wanted!r} here")
-    return differences
 
 
 def timestamped_job_name(job_name: str, now: datetime) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 from types import MappingProxyType
@@ -202,6 +202,23 @@ class TaskType:
         if self.max_labels is not None and count > self.max_labels:
             return f"{self.name} allows at most {self.max_labels} label categories, got {count}"
         return None
+
+    def label_problems(self, labels: Sequence[str]) -> list[str]:
+        """Every reason ``labels`` would be refused for this task type, one sentence each.
+
+        The one check of label lists: the job spec, the Trigger form's check task, the label
+        category config, the manifest schemas and the local Ground Truth all call it.
+        """
+        if isinstance(labels, str) or not all(isinstance(label, str) for label in labels):
+            return [f"expected a list of non-empty strings, got {labels!r}"]
+        problems = [self.check_label_count(len(labels)), *(self.check_label_name(label) for label in labels)]
+        blank = [label for label in labels if not label.strip()]
+        if blank:
+            problems.append(f"label names must not be blank, got {blank}")
+        repeated = sorted({label for label in labels if list(labels).count(label) > 1})
+        if repeated:
+            problems.append(f"labels must be unique; repeated: {', '.join(repeated)}")
+        return [problem for problem in problems if problem]
 
     def check_label_name(self, label: str) -> str | None:
         """Return why one label category name would be refused, or None if valid."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -46,16 +45,15 @@ def test_create_describe_find_and_list(aws, hook):
     ]
 
 
-def test_wait_logs_progress_and_returns_the_final_description(aws, hook, capsys):
+def test_wait_logs_progress_and_returns_the_final_description(aws, hook, capsys, monkeypatch):
     aws.configure(speed=1, manual_clock=True, initializing_seconds=0, objects_per_second=1)
     uris = put_classification_inputs(aws, 10)
     hook.create_labeling_job(labeling_request(aws, uris))
     aws.advance(4)
-    # The clock moves on while the hook waits, as time does in AWS.
-    mover = threading.Timer(1.5, aws.advance, args=(60,))
-    mover.start()
+    # The clock moves on only while the hook sleeps between checks, as time does in AWS.
+    sleeps = aws.advance_while_waiting(monkeypatch, 60)
     description = hook.wait_for_labeling_job("job-1", waiter_delay=1, waiter_max_attempts=30)
-    mover.join()
+    assert sleeps == [1]
     logged = capsys.readouterr().out  # Airflow 3 logs through structlog to stdout
 
     assert description["LabelingJobStatus"] == "Completed"

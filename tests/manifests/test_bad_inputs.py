@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gt_provider.manifests import ErrorKind, ManifestReadError, validate_manifest
 from gt_provider import s3io as manifest_sources
+from gt_provider.manifests import ErrorKind, ManifestReadError, validate_manifest
 from tests.manifests.conftest import ManifestWriter, found, image_line
 
 GOOD = image_line("images/good.jpg")

@@ -124,7 +124,7 @@ def test_configs_built_by_the_templates_module_pass_for_every_task_type(name: st
     """The schemas and gt_provider.templates.label_category_config agree on what a config is."""
     config = templates.label_category_config(
         _labels(name),
-        task_type=name,
+        task_type=get_task_type(name),
         audit_label_attribute_name=_audit_attribute(name),
         short_instructions="Label every object.",
     )
@@ -135,7 +135,7 @@ def test_configs_built_by_the_templates_module_pass_for_every_task_type(name: st
 def test_frame_config_with_attributes_passes() -> None:
     config = templates.label_category_config(
         [{"label": "Car", "categoryAttributes": [{"name": "color", "type": "string", "enum": ["red", "blue"]}]}],
-        task_type="VideoObjectTracking",
+        task_type=get_task_type("VideoObjectTracking"),
         category_global_attributes=[{"name": "occluded", "type": "string", "enum": ["yes", "no"]}],
         frame_attributes=[{"name": "weather", "type": "string", "description": "The weather", "enum": ["sun"]}],
         annotation_type="Polygon",

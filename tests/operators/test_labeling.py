@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from types import SimpleNamespace
 
 import pytest
@@ -67,6 +66,39 @@ class TestGroundTruthLabelingJobOperator:
             "workers_per_object",
         } <= fields
         assert {"aws_conn_id", "region_name"} <= fields
+
+    def test_job_arguments_come_from_the_spec_once(self):
+        """Signature, template fields and docstring derive from LabelingJobSpec's fields."""
+        import inspect
+
+        from gt_provider.labeling_request import JOB_ARGUMENTS
+
+        parameters = inspect.signature(GroundTruthLabelingJobOperator.__init__).parameters
+        fields = set(GroundTruthLabelingJobOperator.template_fields)
+        for argument in JOB_ARGUMENTS:
+            assert argument.name in parameters, argument.name
+            assert (argument.name if argument.name != "task_type" else "ground_truth_task_type") in fields
+            assert f":param {argument.name}:" in GroundTruthLabelingJobOperator.__doc__
+        assert parameters["workers_per_object"].default == 3
+        assert parameters["labels"].default is inspect.Parameter.empty
+
+    def test_missing_job_arguments_are_named_by_airflow(self, aws):
+        with pytest.raises(TypeError, match="missing keyword arguments 'labels', 'role_arn'"):
+            GroundTruthLabelingJobOperator(
+                task_id="label",
+                task_type="ImageMultiClass",
+                output_path="s3://b/o",
+                workteam_arn=aws.workteam_arn,
+                short_instructions="x",
+            )
+
+    def test_default_args_reach_job_arguments(self, aws, manifest):
+        from airflow.sdk import DAG
+
+        with DAG("defaults", schedule=None, default_args={"workers_per_object": 5, "task_time_limit": 600}):
+            operator = _operator(aws, manifest)
+        spec = operator.build_spec(_context())
+        assert (spec.workers_per_object, spec.task_time_limit) == (5, 600)
 
     def test_creates_uploads_waits_and_returns_a_small_dict(self, aws, manifest):
         result = _operator(aws, manifest).execute(_context())
@@ -273,17 +305,18 @@ class TestLinksLineageAndKill:
 
 
 class TestGroundTruthStopLabelingJobOperator:
-    def test_stops_and_waits_for_stopped_with_partial_output(self, aws, manifest):
+    def test_stops_and_waits_for_stopped_with_partial_output(self, aws, manifest, monkeypatch):
         aws.configure(speed=1, manual_clock=True, initializing_seconds=0, objects_per_second=1)
         started = _operator(aws, manifest, wait_for_completion=False).execute(_context())
         aws.advance(4)
-        threading.Timer(1.5, aws.advance, args=(60,)).start()
+        sleeps = aws.advance_while_waiting(monkeypatch, 60)
 
         result = GroundTruthStopLabelingJobOperator(
             task_id="stop", job_name=started["job_name"], waiter_delay=1, waiter_max_attempts=30
         ).execute(_context())
 
         assert result["status"] == "Stopped"
+        assert sleeps, "the operator returned Stopped without waiting through Stopping"
         assert result["label_counters"]["TotalLabeled"] == 4
         assert len(aws.get_text(result["output_manifest_uri"]).splitlines()) == 4
 
@@ -329,19 +362,26 @@ class TestWaitingMatrix:
     """no_wait / wait / defer for the labeling operator and the stop operator."""
 
     @pytest.mark.parametrize("mode", ["no_wait", "wait", "defer"])
-    def test_labeling_operator(self, aws, manifest, mode):
+    def test_labeling_operator(self, aws, manifest, mode, monkeypatch):
+        """On the manual clock a job ends only if time passes: only a waiting operator sees Completed."""
         from airflow.providers.common.compat.sdk import TaskDeferred
 
+        aws.configure(speed=1, manual_clock=True)
+        sleeps = aws.advance_while_waiting(monkeypatch, 3600)
         operator = _operator(aws, manifest, wait_for_completion=mode != "no_wait", deferrable=mode == "defer")
         if mode == "defer":
             with pytest.raises(TaskDeferred) as deferred:
                 operator.execute(_context())
             assert isinstance(deferred.value.trigger, GroundTruthLabelingJobTrigger)
+            assert deferred.value.trigger.job_name == operator.build_spec(_context()).job_name
+            assert sleeps == []  # deferring holds no worker: nothing waited in the task
             return
-        if mode == "no_wait":
-            aws.configure(speed=1, manual_clock=True)
         result = operator.execute(_context())
-        assert result["status"] == ("Initializing" if mode == "no_wait" else "Completed")
+        if mode == "no_wait":
+            assert (result["status"], sleeps) == ("Initializing", [])
+        else:
+            assert result["status"] == "Completed"
+            assert sleeps, "Completed without a single wait between checks"
 
     @pytest.mark.parametrize("wait", [False, True])
     def test_stop_operator(self, aws, manifest, wait):

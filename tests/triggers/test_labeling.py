@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 
 from airflow.sdk.serde import deserialize, serialize
 
@@ -32,16 +31,15 @@ def test_serialize_round_trip():
     assert kwargs["waiter_max_attempts"] == 7
 
 
-def test_run_waits_logs_progress_and_fires_success(aws, capsys):
+def test_run_waits_logs_progress_and_fires_success(aws, capsys, monkeypatch):
     aws.configure(speed=1, manual_clock=True, initializing_seconds=0, objects_per_second=1)
     aws.client("sagemaker").create_labeling_job(**labeling_request(aws, put_classification_inputs(aws, 10)))
     aws.advance(3)
-    mover = threading.Timer(1.5, aws.advance, args=(60,))
-    mover.start()
+    sleeps = aws.advance_while_waiting(monkeypatch, 60)
 
     event = _first_event(GroundTruthLabelingJobTrigger(job_name="job-1", waiter_delay=1, waiter_max_attempts=20))
-    mover.join()
 
+    assert sleeps == [1]  # one check found it InProgress, the sleep moved the clock, the next saw Completed
     assert event == {"status": "success", "job_name": "job-1"}
     assert "job-1 is InProgress: 3/10 labeled (3 human, 0 machine), 0 failed" in capsys.readouterr().out
 

@@ -1,37 +1,128 @@
-"""GroundTruthHook: the labeling-job API and the S3 objects a labeling job needs."""
+"""GroundTruthHook: the Ground Truth labeling backend (AWS and the local one) and its S3 objects."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from botocore.exceptions import ClientError, WaiterError
 
-from gt_provider.exceptions import LabelingJobFailedError
+from gt_provider.backends import (
+    Attachment,
+    BackendCapabilities,
+    IfJobExists,
+    LabelingBackend,
+    LabelingJobOutput,
+    LabelingJobState,
+)
+from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobConflictError, LabelingJobFailedError
+from gt_provider.labeling_request import timestamped_job_name
+from gt_provider.limits import MIN_AUTO_LABELING_OBJECTS
+from gt_provider.s3io import split_s3_uri
 from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress, waiting_message
+from gt_provider.templates import label_category_config, render_worker_template
+
+if TYPE_CHECKING:
+    import logging
+
+    from gt_provider.labeling_request import LabelingJobSpec
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "ground_truth.json"
+WAITER_NAME = "labeling_job_complete"
 
 
-def waiter_outcome(error: WaiterError) -> str:
-    """What a one-attempt ``labeling_job_complete`` wait that raised tells: the job reached a
-    failure state (``"terminal"``), is still running (``"running"``), or the call itself
-    failed (``"error"``). Shared by the blocking wait and the trigger."""
-    if "terminal failure" in str(error):
-        return "terminal"
-    if "Max attempts exceeded" in str(error) and "LabelingJobStatus" in (error.last_response or {}):
-        return "running"
-    return "error"
+@dataclasses.dataclass(frozen=True)
+class WaitOutcome:
+    """How a wait ended: ``success`` (Completed or Stopped), ``failure`` (Failed), ``error``
+    (the check itself failed) or ``timeout`` (still running after the last check)."""
+
+    status: str
+    message: str | None = None
+    job_status: str | None = None
 
 
-class GroundTruthHook(AwsBaseHook):
-    """Interact with Amazon SageMaker Ground Truth labeling jobs.
+class LabelingJobWait:
+    """The one wait loop's decisions, shared by the blocking wait and the trigger.
+
+    Each check is one ``labeling_job_complete`` waiter attempt; the two drivers differ only
+    in how they call it and sleep (``time.sleep`` / ``await asyncio.sleep``). "Done" and
+    "failed" come from the waiter JSON; progress is logged as a person reads it.
+    """
+
+    def __init__(self, job_name: str, delay: int, max_attempts: int, log: logging.Logger) -> None:
+        self.job_name = job_name
+        self.delay = delay
+        self.max_attempts = max_attempts
+        self.log = log
+        self.waiter_args: dict[str, Any] = {"LabelingJobName": job_name, "WaiterConfig": {"MaxAttempts": 1}}
+
+    def attempts(self) -> range:
+        return range(1, self.max_attempts + 1)
+
+    def after_check(self, attempt: int, error: WaiterError | None) -> WaitOutcome | None:
+        """The outcome after one check, or None to sleep ``delay`` and check again."""
+        if error is None:
+            return WaitOutcome("success")
+        last = error.last_response or {}
+        if "terminal failure" in str(error):
+            return WaitOutcome("failure", job_status=last.get("LabelingJobStatus"))
+        if "Max attempts exceeded" not in str(error) or "LabelingJobStatus" not in last:
+            return WaitOutcome("error", message=f"Labeling job {self.job_name} failed: {error}")
+        self.log.info(waiting_message(self.job_name, last, attempt, self.max_attempts, self.delay))
+        return None
+
+    def timed_out(self) -> WaitOutcome:
+        return WaitOutcome(
+            "timeout",
+            message=f"Labeling job {self.job_name} was still running after {self.max_attempts} checks "
+            f"{self.delay} s apart; it keeps running in AWS. Raise waiter_max_attempts or wait for it "
+            "with a sensor.",
+        )
+
+
+#: What must match for a retried task to re-attach to an existing job: where the data
+#: comes from and goes to, who labels it and how. Titles and tags may differ.
+_COMPARED_FIELDS = (
+    ("LabelAttributeName",),
+    ("InputConfig", "DataSource", "S3DataSource", "ManifestS3Uri"),
+    ("OutputConfig", "S3OutputPath"),
+    ("RoleArn",),
+    ("LabelCategoryConfigS3Uri",),
+    ("HumanTaskConfig", "WorkteamArn"),
+    ("HumanTaskConfig", "PreHumanTaskLambdaArn"),
+    ("HumanTaskConfig", "NumberOfHumanWorkersPerDataObject"),
+    ("HumanTaskConfig", "AnnotationConsolidationConfig", "AnnotationConsolidationLambdaArn"),
+)
+
+
+def request_differences(request: Mapping[str, Any], description: Mapping[str, Any]) -> list[str]:
+    """How an existing job (DescribeLabelingJob) differs from the request a task would send."""
+    differences = []
+    for path in _COMPARED_FIELDS:
+        wanted: Any = request
+        existing: Any = description
+        for key in path:
+            wanted = wanted.get(key) if isinstance(wanted, Mapping) else None
+            existing = existing.get(key) if isinstance(existing, Mapping) else None
+        if wanted != existing:
+            differences.append(f"{'.'.join(path)} is {existing!r} there, {wanted!r} here")
+    return differences
+
+
+class GroundTruthHook(AwsBaseHook, LabelingBackend):
+    """Amazon SageMaker Ground Truth labeling jobs: the Ground Truth labeling backend.
+
+    Implements :class:`gt_provider.backends.LabelingBackend` (create-or-attach, describe,
+    stop, collect, capabilities) for Ground Truth on AWS and the embedded local Ground
+    Truth alike: only the connection's endpoint differs.
 
     A thin layer over the boto3 SageMaker client (``hook.conn``) that adds what every
     caller needs: a missing job as ``None`` instead of an exception, pagination, a blocking
@@ -43,6 +134,10 @@ class GroundTruthHook(AwsBaseHook):
     .. seealso::
         - :class:`airflow.providers.amazon.aws.hooks.base_aws.AwsBaseHook`
     """
+
+    capabilities: ClassVar[BackendCapabilities] = BackendCapabilities(
+        backend="Ground Truth", review=True, automated_labeling=True, streaming=False
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["client_type"] = "sagemaker"
@@ -61,6 +156,130 @@ class GroundTruthHook(AwsBaseHook):
             verify=self.verify,
             config=self.config,
         )
+
+    # ------------------------------------------------------ the backend contract
+    def create_or_attach(self, spec: LabelingJobSpec, *, if_exists: IfJobExists = "reattach") -> Attachment:
+        """Start the job of ``spec``, or re-attach to the job an earlier try started.
+
+        A job of the same name is re-attached to when it was created from the same request
+        (``request_differences``); otherwise refused, naming the differences. With
+        ``if_exists="timestamp"`` a new job ``<name>-<UTC time>`` starts instead, with
+        ``"fail"`` an existing job is an error. The input's object count, the configuration
+        upload and the capability check all happen before CreateLabelingJob.
+        """
+        self.capabilities.check(spec)
+        existing = self.find_labeling_job(spec.job_name)
+        if existing is not None and if_exists == "timestamp":
+            spec = dataclasses.replace(spec, job_name=timestamped_job_name(spec.job_name, datetime.now(UTC)))
+            existing = None
+        request = spec.request(self.conn_region_name)
+        if existing is not None:
+            self._check_can_reattach(spec, request, existing, if_exists)
+            self.log.info(
+                "Labeling job %s exists already (%s, %s): re-attaching to it instead of starting another",
+                spec.job_name,
+                existing["LabelingJobStatus"],
+                format_progress(existing.get("LabelCounters")),
+            )
+            return Attachment(spec=spec, state=self.job_state(existing), created=False)
+        self._check_input_size(spec)
+        self._upload_configuration(spec)
+        created = self._create(spec, request)
+        return Attachment(spec=spec, state=self.describe(spec.job_name), created=created)
+
+    def describe(self, job_name: str) -> LabelingJobState:
+        return self.job_state(self.describe_labeling_job(job_name))
+
+    def stop(self, job_name: str) -> None:
+        self.stop_labeling_job(job_name)
+
+    def collect(self, job_name: str) -> LabelingJobOutput:
+        description = self.describe_labeling_job(job_name)
+        output_path = description["OutputConfig"]["S3OutputPath"].rstrip("/")
+        return LabelingJobOutput(
+            job_name=job_name,
+            output_manifest_uri=self.job_state(description).output_manifest_uri,  # type: ignore[arg-type]
+            worker_responses_uri=f"{output_path}/{job_name}/annotations/worker-response/",
+        )
+
+    @staticmethod
+    def job_state(description: Mapping[str, Any]) -> LabelingJobState:
+        """A DescribeLabelingJob response in the contract's shape."""
+        output_path = ((description.get("OutputConfig") or {}).get("S3OutputPath") or "").rstrip("/")
+        job_name = description["LabelingJobName"]
+        default_manifest = f"{output_path}/{job_name}/manifests/output/output.manifest" if output_path else None
+        return LabelingJobState(
+            job_name=job_name,
+            status=description["LabelingJobStatus"],
+            counters=dict(description.get("LabelCounters") or {}),
+            failure_reason=description.get("FailureReason"),
+            job_arn=description.get("LabelingJobArn"),
+            output_manifest_uri=(description.get("LabelingJobOutput") or {}).get(
+                "OutputDatasetS3Uri", default_manifest
+            ),
+            description=description,
+        )
+
+    def _create(self, spec: LabelingJobSpec, request: dict[str, Any]) -> bool:
+        """CreateLabelingJob; a ResourceInUse here is a retried call whose first try went through."""
+        try:
+            self.create_labeling_job(request)
+            return True
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ResourceInUse":
+                raise
+            differences = request_differences(request, self.describe_labeling_job(spec.job_name))
+            if differences:
+                raise LabelingJobConflictError(
+                    f"Labeling job {spec.job_name} was created meanwhile from a different request: "
+                    f"{'; '.join(differences)}"
+                ) from error
+            self.log.info("Labeling job %s was created by an earlier try of the same call: using it", spec.job_name)
+            return False
+
+    @staticmethod
+    def _check_can_reattach(
+        spec: LabelingJobSpec, request: dict[str, Any], existing: Mapping[str, Any], if_exists: IfJobExists
+    ) -> None:
+        if if_exists == "fail":
+            raise LabelingJobConflictError(
+                f"Labeling job {spec.job_name} exists already ({existing['LabelingJobStatus']}) and "
+                'action_if_job_exists="fail"'
+            )
+        differences = request_differences(request, existing)
+        if differences:
+            raise LabelingJobConflictError(
+                f"Labeling job {spec.job_name} exists but was created from a different request, so this task "
+                f"will not re-attach to it: {'; '.join(differences)}. Give this task another job_name, or pass "
+                'action_if_job_exists="timestamp" to start a new job.'
+            )
+
+    def _check_input_size(self, spec: LabelingJobSpec) -> None:
+        """Object-count limits, checked on the manifest before a job (and its bill) exists."""
+        count = self.count_manifest_objects(spec.input_manifest_uri)
+        limit = spec.info.max_dataset_objects
+        if count == 0:
+            raise InvalidLabelingJobConfigError(f"input manifest {spec.input_manifest_uri} has no objects")
+        if count > limit:
+            raise InvalidLabelingJobConfigError(
+                f"input manifest {spec.input_manifest_uri} has {count} objects; {spec.task_type} jobs take at most {limit}"
+            )
+        if spec.auto_labeling and count < MIN_AUTO_LABELING_OBJECTS:
+            raise InvalidLabelingJobConfigError(
+                f"auto_labeling needs at least {MIN_AUTO_LABELING_OBJECTS} objects; "
+                f"{spec.input_manifest_uri} has {count}"
+            )
+
+    def _upload_configuration(self, spec: LabelingJobSpec) -> None:
+        """The label category config and (for template-based types) the worker template, beside the output."""
+        texts = {
+            "short_instructions": spec.short_instructions,
+            "full_instructions": spec.full_instructions,
+            "audit_label_attribute_name": spec.audit_label_attribute_name,
+        }
+        self.upload_json(label_category_config(spec.labels, spec.info, **texts), spec.label_config_uri)
+        if spec.uploads_template:
+            self.upload_text(render_worker_template(spec.info, header=spec.title, **texts), spec.ui_template_uri)
 
     # ------------------------------------------------------------- labeling jobs
     def create_labeling_job(self, config: dict[str, Any]) -> dict[str, Any]:
@@ -99,68 +318,59 @@ class GroundTruthHook(AwsBaseHook):
         waiter_max_attempts: int = 14_400,
         allow_stopped: bool = False,
     ) -> dict[str, Any]:
-        """Block until the job is terminal; return its final description.
-
-        "Done" and "failed" come from the ``labeling_job_complete`` waiter. The loop is
-        ours rather than ``waiter_with_logging.wait`` only so that each poll logs progress
-        as a person reads it (``312/1000 labeled (300 human, 12 machine), 4 failed``).
-        """
-        waiter = self.get_waiter("labeling_job_complete")
-        for attempt in range(1, waiter_max_attempts + 1):
+        """Block until the job is terminal; return its final description (see :class:`LabelingJobWait`)."""
+        wait = LabelingJobWait(job_name, waiter_delay, waiter_max_attempts, self.log)
+        waiter = self.get_waiter(WAITER_NAME)
+        for attempt in wait.attempts():
             try:
-                waiter.wait(LabelingJobName=job_name, WaiterConfig={"Delay": waiter_delay, "MaxAttempts": 1})
-                break
+                waiter.wait(**wait.waiter_args)
+                outcome = wait.after_check(attempt, None)
             except WaiterError as error:
-                outcome = waiter_outcome(error)
-                if outcome == "terminal":
-                    break
-                if outcome != "running":
+                outcome = wait.after_check(attempt, error)
+                if outcome is not None and outcome.status == "error":
                     raise
-                self.log.info(
-                    waiting_message(job_name, error.last_response, attempt, waiter_max_attempts, waiter_delay)
-                )
-                time.sleep(waiter_delay)
+            if outcome is not None:
+                break
+            time.sleep(waiter_delay)
         else:
-            raise LabelingJobFailedError(
-                f"Labeling job {job_name} was still running after {waiter_max_attempts} checks "
-                f"{waiter_delay} s apart; it keeps running in AWS. Raise waiter_max_attempts or "
-                "wait for it with a sensor."
-            )
-        return self.check_final_state(self.describe_labeling_job(job_name), allow_stopped=allow_stopped)
+            raise LabelingJobFailedError(wait.timed_out().message)
+        return dict(self.check_final_state(self.describe(job_name), allow_stopped=allow_stopped).description)
 
-    def check_final_state(self, description: dict[str, Any], *, allow_stopped: bool = False) -> dict[str, Any]:
-        """Raise for Failed (and Stopped unless allowed); warn about objects that failed."""
-        job_name = description["LabelingJobName"]
-        status = description["LabelingJobStatus"]
-        progress = format_progress(description.get("LabelCounters"))
-        if status in FAILURE_STATES:
+    def check_final_state(self, state: LabelingJobState, *, allow_stopped: bool = False) -> LabelingJobState:
+        """Raise for Failed (and Stopped unless allowed); warn about objects that failed.
+
+        The one place that decides whether an end state is a failure (blocking wait,
+        trigger's resumption and sensor alike).
+        """
+        if state.status in FAILURE_STATES:
             raise LabelingJobFailedError(
-                f"Labeling job {job_name} failed: {description.get('FailureReason', 'no reason given')} ({progress})"
+                f"Labeling job {state.job_name} failed: {state.failure_reason or 'no reason given'} ({state.progress})"
             )
-        if status in STOPPED_STATES and not allow_stopped:
+        if state.status in STOPPED_STATES and not allow_stopped:
             raise LabelingJobFailedError(
-                f"Labeling job {job_name} was stopped ({progress}); pass allow_stopped=True to use its partial output."
+                f"Labeling job {state.job_name} was stopped ({state.progress}); "
+                "pass allow_stopped=True to use its partial output."
             )
-        failed = (description.get("LabelCounters") or {}).get("FailedNonRetryableError", 0)
+        failed = state.counters.get("FailedNonRetryableError", 0)
         if failed:
             self.log.warning(
                 "Labeling job %s: %d objects failed labeling and carry a failure-reason in the output manifest",
-                job_name,
+                state.job_name,
                 failed,
             )
-        self.log.info("Labeling job %s is %s: %s", job_name, status, progress)
-        return description
+        self.log.info("Labeling job %s is %s: %s", state.job_name, state.status, state.progress)
+        return state
 
     # ------------------------------------------------------------------- S3 I/O
     def upload_text(self, text: str, s3_uri: str) -> str:
         """Write ``text`` to ``s3_uri`` (replacing an object gt_provider wrote there earlier)."""
-        bucket, key = S3Hook.parse_s3_url(s3_uri)
+        bucket, key = split_s3_uri(s3_uri)
         self.s3_hook.load_string(text, key=key, bucket_name=bucket, replace=True)
         return s3_uri
 
     def count_manifest_objects(self, s3_uri: str) -> int:
         """Non-blank lines of a JSON Lines manifest, streamed (never read whole into memory)."""
-        bucket, key = S3Hook.parse_s3_url(s3_uri)
+        bucket, key = split_s3_uri(s3_uri)
         body = self.s3_hook.get_key(key, bucket_name=bucket).get()["Body"]
         return sum(1 for line in body.iter_lines() if line.strip())
 

@@ -228,13 +228,13 @@ class CreateLabelingJobChecks:
                 f"LabelCategoryConfigS3Uri '{uri}' is not a label category configuration "
                 f'(expected {{"labels": [{{"label": ...}}, ...]}}): {error}'
             ) from None
-        if len(set(labels)) != len(labels):
-            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': label names must be unique, got {labels}")
         audit = config.get("auditLabelAttributeName")
         if task_type:
-            reason = task_type.check_label_count(len(labels))
-            if reason:
-                raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': {reason}")
+            problems = task_type.label_problems(labels)
+            if problems:
+                raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': {'; '.join(problems)}")
+        elif len(set(labels)) != len(labels):
+            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': label names must be unique, got {labels}")
             if task_type.requires_audit_label_attribute_name and not audit:
                 raise ValidationException(
                     f"LabelCategoryConfigS3Uri '{uri}': {task_type.name} jobs review an earlier job's labels; "

@@ -184,12 +184,7 @@ def label_category_config_errors(config: Any, task_type: str | task_types.TaskTy
     info = _task_type(task_type)
     if declared != info.label_config_document_version:
         problems.append(f"{info.name} jobs need document version {info.label_config_document_version}, got {declared}")
-    names = [label["label"] for label in config["labels"]]
-    problems.append(info.check_label_count(len(names)) or "")
-    problems.extend(info.check_label_name(name) or "" for name in names)
-    repeated = sorted({name for name in names if names.count(name) > 1})
-    if repeated:
-        problems.append(f"labels must be unique; repeated: {', '.join(repeated)}")
+    problems.extend(info.label_problems([label["label"] for label in config["labels"]]))
     audit = config.get("auditLabelAttributeName")
     if info.requires_audit_label_attribute_name and audit is None:
         problems.append(f"{info.name} jobs need auditLabelAttributeName: the LabelAttributeName of the job to review")

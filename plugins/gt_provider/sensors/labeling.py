@@ -12,7 +12,6 @@ from airflow.providers.common.compat.sdk import conf
 
 from gt_provider.exceptions import LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
-from gt_provider.status import NON_TERMINAL_STATES, format_progress
 from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
 if TYPE_CHECKING:
@@ -54,16 +53,11 @@ class GroundTruthLabelingJobSensor(AwsBaseSensor[GroundTruthHook]):
         )
 
     def poke(self, context: Context) -> bool:
-        description = self.hook.describe_labeling_job(self.job_name)
-        if description["LabelingJobStatus"] in NON_TERMINAL_STATES:
-            self.log.info(
-                "Labeling job %s is %s: %s",
-                self.job_name,
-                description["LabelingJobStatus"],
-                format_progress(description.get("LabelCounters")),
-            )
+        state = self.hook.describe(self.job_name)
+        if not state.terminal:
+            self.log.info("Labeling job %s is %s: %s", self.job_name, state.status, state.progress)
             return False
-        self.hook.check_final_state(description, allow_stopped=self.allow_stopped)
+        self.hook.check_final_state(state, allow_stopped=self.allow_stopped)
         return True
 
     def execute(self, context: Context) -> Any:
@@ -89,4 +83,4 @@ class GroundTruthLabelingJobSensor(AwsBaseSensor[GroundTruthHook]):
             raise LabelingJobFailedError(f"Trigger event is for job {event.get('job_name')!r}, not {self.job_name!r}")
         if event["status"] in ("error", "timeout"):
             raise LabelingJobFailedError(event.get("message", f"Waiting for labeling job {self.job_name} failed"))
-        self.hook.check_final_state(self.hook.describe_labeling_job(self.job_name), allow_stopped=self.allow_stopped)
+        self.hook.check_final_state(self.hook.describe(self.job_name), allow_stopped=self.allow_stopped)

@@ -72,7 +72,7 @@ _NO_CATEGORY_ATTRIBUTES_UI = "PointCloudSemanticSegmentation"
 
 
 def render_worker_template(
-    task_type: str,
+    info: task_types.TaskType,
     *,
     header: str,
     short_instructions: str,
@@ -85,7 +85,6 @@ def render_worker_template(
     refused for the others: it is the LabelAttributeName of the job whose labels workers
     review, which the template reads from each manifest line.
     """
-    info = task_types.get_task_type(task_type)
     try:
         filename = TEMPLATE_FILES[info.name]
     except KeyError:
@@ -104,8 +103,8 @@ def render_worker_template(
 
 def label_category_config(
     labels: Sequence[str | Mapping[str, Any]],
+    task_type: task_types.TaskType | None = None,
     *,
-    task_type: str | None = None,
     audit_label_attribute_name: str | None = None,
     short_instructions: str | None = None,
     full_instructions: str = "",
@@ -139,7 +138,7 @@ def label_category_config(
             _VERSION_KEYS[LABEL_CONFIG_DOCUMENT_VERSION]: LABEL_CONFIG_DOCUMENT_VERSION,
             "labels": [{"label": label} for label in labels],
         }
-    info = task_types.get_task_type(task_type)
+    info = task_type
     _check_labels(info, labels)
     audit = _checked_audit_label_attribute_name(info, audit_label_attribute_name)
     renders_ui = info.human_task_ui_name is not None
@@ -236,12 +235,7 @@ def _reviewed_task_type(info: task_types.TaskType) -> task_types.TaskType:
 def _check_labels(info: task_types.TaskType, labels: Sequence[str | Mapping[str, Any]]) -> None:
     if isinstance(labels, str | Mapping):
         raise InvalidLabelingJobConfigError(f"labels must be a list, got {labels!r}")
-    names = [_label_name(label) for label in labels]
-    problems = [info.check_label_count(len(names)), *(info.check_label_name(name) for name in names)]
-    duplicates = sorted({name for name in names if names.count(name) > 1})
-    if duplicates:
-        problems.append(f"labels must be unique; repeated: {duplicates}")
-    problems = [problem for problem in problems if problem]
+    problems = info.label_problems([_label_name(label) for label in labels])
     if problems:
         raise InvalidLabelingJobConfigError(f"labels: {'; '.join(problems)}")
 

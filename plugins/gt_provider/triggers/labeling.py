@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import TriggerEvent
 
-from gt_provider.hooks.ground_truth import GroundTruthHook, waiter_outcome
-from gt_provider.status import waiting_message
+from gt_provider.hooks.ground_truth import WAITER_NAME, GroundTruthHook, LabelingJobWait
 
 
 class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
     """Fire when a labeling job is terminal (Completed, Stopped or Failed).
 
-    The ``labeling_job_complete`` waiter, the same one the blocking wait uses, decides what
-    is done and what failed. ``run()`` is ours only to log progress as a person reads it.
+    The ``labeling_job_complete`` waiter decides what is done and what failed, and
+    :class:`~gt_provider.hooks.ground_truth.LabelingJobWait` -- the same decisions as the
+    blocking wait -- what each check means and how progress is logged.
     The event carries the job name and status; the task, resumed, describes the job itself.
 
     :param job_name: The labeling job to wait for.
@@ -44,7 +43,7 @@ class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
     ) -> None:
         super().__init__(
             serialized_fields={"job_name": job_name},
-            waiter_name="labeling_job_complete",
+            waiter_name=WAITER_NAME,
             waiter_args={"LabelingJobName": job_name},
             failure_message=f"Labeling job {job_name} failed",
             status_message=f"Labeling job {job_name}",
@@ -60,34 +59,25 @@ class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
         )
         self.job_name = job_name
 
-    def _event(self, status: str, **details: Any) -> TriggerEvent:
-        return TriggerEvent({"status": status, "job_name": self.job_name, **details})
-
     async def run(self) -> AsyncIterator[TriggerEvent]:
         from botocore.exceptions import WaiterError
 
+        wait = LabelingJobWait(self.job_name, self.waiter_delay, self.attempts, self.log)
         hook = self.hook()
         async with await hook.get_async_conn() as client:
             waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
-            for attempt in range(1, self.attempts + 1):
+            for attempt in wait.attempts():
                 try:
-                    await waiter.wait(**self.waiter_args, WaiterConfig={"MaxAttempts": 1})
+                    await waiter.wait(**wait.waiter_args)
+                    outcome = wait.after_check(attempt, None)
                 except WaiterError as error:
-                    last = error.last_response or {}
-                    outcome = waiter_outcome(error)
-                    if outcome == "terminal":
-                        yield self._event("failure", job_status=last.get("LabelingJobStatus"))
-                        return
-                    if outcome == "error":
-                        yield self._event("error", message=f"{self.failure_message}: {error}")
-                        return
-                    self.log.info(waiting_message(self.job_name, last, attempt, self.attempts, self.waiter_delay))
-                    await asyncio.sleep(self.waiter_delay)
-                else:
-                    yield self._event("success")
-                    return
-        yield self._event(
-            "timeout",
-            message=f"Labeling job {self.job_name} was still running after {self.attempts} checks "
-            f"{self.waiter_delay} s apart; it keeps running in AWS.",
-        )
+                    outcome = wait.after_check(attempt, error)
+                if outcome is not None:
+                    break
+                await asyncio.sleep(self.waiter_delay)
+            else:
+                outcome = wait.timed_out()
+        details = {"job_status": outcome.job_status} if outcome.status == "failure" else {}
+        if outcome.message:
+            details["message"] = outcome.message
+        yield TriggerEvent({"status": outcome.status, "job_name": self.job_name, **details})
