@@ -8,13 +8,7 @@ from __future__ import annotations
 
 from moto.s3.models import s3_backends
 
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); ValueError on anything else."""
-    bucket, _, key = uri[5:].partition("/") if uri.startswith("s3://") else ("", "", "")
-    if not bucket:
-        raise ValueError(f"not an s3:// URI: {uri!r}")
-    return bucket, key
+from gt_provider.s3io import split_s3_prefix, split_s3_uri
 
 
 class S3Store:
@@ -36,4 +30,4 @@ class S3Store:
         self._backend.put_object(bucket, key, body)
 
     def bucket_exists(self, uri: str) -> bool:
-        return split_s3_uri(uri)[0] in self._backend.buckets
+        return split_s3_prefix(uri)[0] in self._backend.buckets

@@ -16,7 +16,8 @@ from gt_provider import limits, task_types
 from gt_provider.limits import NAME_PATTERN
 from gt_provider.local.annotations import SIMULATIONS
 from gt_provider.local.exceptions import ValidationException, constraint_error
-from gt_provider.local.s3 import S3Store, split_s3_uri
+from gt_provider.local.s3 import S3Store
+from gt_provider.s3io import split_s3_prefix
 
 
 def check_length(value: str | None, field_name: str, low: int, high: int) -> None:
@@ -95,7 +96,7 @@ class CreateLabelingJobChecks:
         check_range(len(request.get("Tags") or []), "tags", 0, limits.MAX_TAGS)
         output_path = (request.get("OutputConfig") or {}).get("S3OutputPath", "")
         try:
-            split_s3_uri(output_path)
+            split_s3_prefix(output_path)
         except ValueError:
             raise ValidationException(f"OutputConfig.S3OutputPath '{output_path}' is not an s3:// URI") from None
         label_config = self._label_config(request.get("LabelCategoryConfigS3Uri"), task_type)
@@ -229,12 +230,12 @@ class CreateLabelingJobChecks:
                 f'(expected {{"labels": [{{"label": ...}}, ...]}}): {error}'
             ) from None
         audit = config.get("auditLabelAttributeName")
+        if not task_type and len(set(labels)) != len(labels):
+            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': label names must be unique, got {labels}")
         if task_type:
             problems = task_type.label_problems(labels)
             if problems:
                 raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': {'; '.join(problems)}")
-        elif len(set(labels)) != len(labels):
-            raise ValidationException(f"LabelCategoryConfigS3Uri '{uri}': label names must be unique, got {labels}")
             if task_type.requires_audit_label_attribute_name and not audit:
                 raise ValidationException(
                     f"LabelCategoryConfigS3Uri '{uri}': {task_type.name} jobs review an earlier job's labels; "

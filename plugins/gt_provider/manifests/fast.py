@@ -30,6 +30,7 @@ from gt_provider.manifests.schema import (
     line_validator,
     load_schema,
 )
+from gt_provider.s3io import is_s3_uri, split_s3_prefix
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
@@ -344,12 +345,12 @@ class LineRules:
 
 def _uri_problem(uri: str) -> str:
     """What is wrong with an S3 URI, in words."""
-    if not uri.startswith("s3://"):
+    if not is_s3_uri(uri):
         return "it must start with 's3://'"
-    bucket, slash, key = uri[5:].partition("/")
+    bucket, key = split_s3_prefix(uri) if not uri[5:].startswith("/") and len(uri) > 5 else ("", "")
     if not _BUCKET.match(bucket):
         return f"bucket name {_preview(bucket)} is not valid (3-63 letters, digits, dots, hyphens)"
-    if not slash or not key:
+    if not key:
         return "it names a bucket but no object key"
     if any(ord(char) < 0x20 for char in key):
         return "the key contains a control character (a newline or tab?)"

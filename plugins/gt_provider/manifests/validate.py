@@ -37,6 +37,7 @@ from gt_provider.s3io import (
     is_s3_uri,
     open_chunks,
     same_location,
+    split_s3_uri,
 )
 
 #: Ground Truth's limit on one manifest line, in characters.
@@ -434,7 +435,7 @@ def validate_manifest(
             raise ValueError(f"the cleaned manifest would overwrite the original {source}; choose another location")
     elif cleaned_manifest is not None:
         raise ValueError('cleaned_manifest is where on_invalid="drop" writes; it has no use with "fail"')
-    if is_s3_uri(source) and not source[5:].partition("/")[2]:
-        raise ValueError(f"{source!r} is not an S3 object URI s3://<bucket>/<key>")
+    if is_s3_uri(source):
+        split_s3_uri(source)  # ValueError naming the URI when it has no key
     options = _Options(on_invalid, max_errors, check_objects, sample, max_concurrency, seed)
     return _Validation(source, rules, options, S3ClientProvider(s3_client), destination).run()
