@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +15,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Asset
 
 from gt_provider.datasets.errors import DatasetError
+from gt_provider.operators._deprecated import deprecated_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -192,11 +192,4 @@ def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:
     return uris
 
 
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED_NAMES:
-        new = _DEPRECATED_NAMES[name]
-        warnings.warn(
-            f"gt_provider.operators.dataset.{name} is deprecated: use {new}", DeprecationWarning, stacklevel=2
-        )
-        return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(__name__, globals(), _DEPRECATED_NAMES)

@@ -73,6 +73,17 @@ def _job_arguments_doc() -> str:
     )
 
 
+def _persist_link(operator: AwsBaseOperator[GroundTruthHook], context: Context, job_name: str) -> None:
+    """The job's console page on the task (both labeling operators)."""
+    GroundTruthLabelingJobLink.persist(
+        context=context,
+        operator=operator,
+        region_name=operator.hook.conn_region_name,
+        aws_partition=operator.hook.conn_partition,
+        job_name=job_name,
+    )
+
+
 def _audit_source(audit_of: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
     """(output manifest URI, label attribute) of the job a review job reviews."""
     if audit_of is None:
@@ -190,13 +201,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         attached = self.hook.create_or_attach(self.build_spec(context), if_exists=self.action_if_job_exists)
         spec = attached.spec
         self._started_job_name = spec.job_name
-        GroundTruthLabelingJobLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_name=spec.job_name,
-        )
+        _persist_link(self, context, spec.job_name)
         if self.deferrable:
             self.defer(
                 trigger=GroundTruthLabelingJobTrigger(
@@ -315,13 +320,7 @@ class GroundTruthStopLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
 
     def execute(self, context: Context) -> dict[str, Any]:
         self.hook.stop(self.job_name)
-        GroundTruthLabelingJobLink.persist(
-            context=context,
-            operator=self,
-            region_name=self.hook.conn_region_name,
-            aws_partition=self.hook.conn_partition,
-            job_name=self.job_name,
-        )
+        _persist_link(self, context, self.job_name)
         if self.wait_for_completion:
             self.hook.wait_for_labeling_job(
                 self.job_name,

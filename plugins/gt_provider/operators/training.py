@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,8 @@ from airflow.providers.amazon.aws.operators.sagemaker import (
     SageMakerTrainingOperator,
 )
 from airflow.providers.amazon.aws.triggers.sagemaker import SageMakerTrigger
+
+from gt_provider.operators._deprecated import deprecated_names
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -174,11 +175,4 @@ class GroundTruthRegisterModelVersionOperator(SageMakerRegisterModelVersionOpera
         return arn
 
 
-def __getattr__(name: str) -> Any:
-    if name in _DEPRECATED_NAMES:
-        new = _DEPRECATED_NAMES[name]
-        warnings.warn(
-            f"gt_provider.operators.training.{name} is deprecated: use {new}", DeprecationWarning, stacklevel=2
-        )
-        return globals()[new]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = deprecated_names(__name__, globals(), _DEPRECATED_NAMES)
