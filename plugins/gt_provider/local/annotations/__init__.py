@@ -70,7 +70,8 @@ from gt_provider.local.annotations.base import (
 )
 from gt_provider.local.annotations.boxes import AdjustmentBoundingBox, BoundingBox
 from gt_provider.local.annotations.classification import MultiLabel, SingleLabel, Verification
-from gt_provider.local.annotations.frames import PointCloudObjects, PointCloudSegmentation, VideoFrameObjects
+from gt_provider.local.annotations.frames import PointCloudObjects, VideoFrameObjects
+from gt_provider.local.annotations.point_segmentation import PointCloudSegmentation
 from gt_provider.local.annotations.segmentation import AdjustmentSemanticSegmentation, SemanticSegmentation
 from gt_provider.local.annotations.text_spans import NamedEntityRecognition
 
