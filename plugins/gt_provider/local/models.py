@@ -30,12 +30,8 @@ from gt_provider.local import settings as local_settings
 # Imported by name: ``from gt_provider.local import annotations`` would find the package's
 # ``from __future__ import annotations`` feature object instead of the submodule.
 from gt_provider.local.annotations import SIMULATIONS, JobSpec, ObjectSource, ReferenceFormatError, Simulation
-from gt_provider.local.exceptions import (
-    ResourceInUse,
-    ResourceNotFound,
-    ValidationException,
-    constraint_error,
-)
+from gt_provider.local.exceptions import ResourceInUse, ResourceNotFound, ValidationException, constraint_error
+from gt_provider.local.listing import Workteam, paginate, sorted_by
 from gt_provider.local.output import write_output
 from gt_provider.local.s3 import S3Store
 from gt_provider.local.validation import (
@@ -55,48 +51,6 @@ def _now() -> datetime:
     """Now, at the millisecond precision that the API returns (so time filters round-trip)."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-def paginate(items: list[Any], next_token: str | None, max_results: int | None) -> tuple[list[Any], str | None]:
-    """One page of ``items`` and the token of the next one (an offset, as moto does)."""
-    limit = max_results or 10
-    check_range(limit, "maxResults", 1, 100)
-    try:
-        start = int(next_token) if next_token else 0
-    except ValueError:
-        raise ValidationException(f"Invalid pagination token: {next_token!r}") from None
-    page = items[start : start + limit]
-    return page, (str(start + limit) if start + limit < len(items) else None)
-
-
-def _sorted(items: list[Any], key: Any, sort_order: str | None) -> list[Any]:
-    if sort_order not in (None, "Ascending", "Descending"):
-        raise constraint_error(sort_order, "sortOrder", "Member must satisfy enum value set: [Ascending, Descending]")
-    return sorted(items, key=key, reverse=sort_order == "Descending")
-
-
-@dataclass
-class Workteam:
-    name: str
-    arn: str
-    workforce_arn: str
-    member_definitions: list[dict[str, Any]]
-    description: str
-    created: datetime
-    tags: list[dict[str, str]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "WorkteamName": self.name,
-            "MemberDefinitions": self.member_definitions,
-            "WorkteamArn": self.arn,
-            "WorkforceArn": self.workforce_arn,
-            "ProductListingIds": [],
-            "Description": self.description,
-            "SubDomain": f"{self.name.lower()}.labeling.local",
-            "CreateDate": self.created,
-            "LastUpdatedDate": self.created,
-        }
 
 
 @dataclass(frozen=True)
@@ -296,7 +250,7 @@ class GroundTruthBackend:
         sort_by = request.get("SortBy") or "CreateDate"
         key = (lambda t: t.name) if sort_by == "Name" else (lambda t: t.created)
         return paginate(
-            _sorted(teams, key, request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
+            sorted_by(teams, key, request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
         )
 
     # ----------------------------------------------------------- labeling jobs
@@ -349,7 +303,9 @@ class GroundTruthBackend:
                 self._refresh(job)
             jobs = [job for job in self.jobs.values() if self._matches(job, request)]
         return paginate(
-            _sorted(jobs, keys[sort_by], request.get("SortOrder")), request.get("NextToken"), request.get("MaxResults")
+            sorted_by(jobs, keys[sort_by], request.get("SortOrder")),
+            request.get("NextToken"),
+            request.get("MaxResults"),
         )
 
     def list_labeling_jobs_for_workteam(self, request: dict[str, Any]) -> tuple[list[LabelingJob], str | None]:
@@ -371,7 +327,7 @@ class GroundTruthBackend:
                 and self._matches(job, {key: request.get(key) for key in ("CreationTimeAfter", "CreationTimeBefore")})
             ]
         return paginate(
-            _sorted(jobs, lambda j: j.created, request.get("SortOrder")),
+            sorted_by(jobs, lambda j: j.created, request.get("SortOrder")),
             request.get("NextToken"),
             request.get("MaxResults"),
         )
