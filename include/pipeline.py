@@ -113,15 +113,15 @@ def labeling_job_arguments() -> dict[str, Any]:
 def input_manifest(task_type: str, *, ledger_uri: str, after: Any, **source: Any) -> Any:
     """``build_input_manifest`` then ``validate_input_manifest``; the validated manifest's URI.
 
-    ``build_input_manifest``: one line per object of ``source`` (``BuildManifestOperator``'s
-    source arguments) not in the ledger, at most the form's ``max_objects``, into
+    ``build_input_manifest``: one line per object of ``source`` (``GroundTruthBuildManifestOperator``'s
+    source arguments) not in the ledger nor claimed by another running run (they are claimed for this one), at most the form's ``max_objects``, into
     ``labeling/manifests/<run>/input.manifest``; nothing new skips the rest of the run.
     ``validate_input_manifest``: every line checked for ``task_type``; a bad line fails the
     run before a labeling job is paid for. ``after``: what must run first (the seeding).
     """
-    from gt_provider.operators.manifest import BuildManifestOperator, ValidateManifestOperator
+    from gt_provider.operators.manifest import GroundTruthBuildManifestOperator, GroundTruthValidateManifestOperator
 
-    manifest = BuildManifestOperator(
+    manifest = GroundTruthBuildManifestOperator(
         task_id="build_input_manifest",
         manifest_prefix=MANIFEST_PREFIX,
         ledger_uri=ledger_uri,
@@ -130,7 +130,7 @@ def input_manifest(task_type: str, *, ledger_uri: str, after: Any, **source: Any
         **source,
     )
     after >> manifest
-    validated = ValidateManifestOperator(
+    validated = GroundTruthValidateManifestOperator(
         task_id="validate_input_manifest",
         manifest_uri=manifest.output["manifest_uri"],
         task_type=task_type,
@@ -146,14 +146,23 @@ def record_and_build_dataset(
     """``record_labeled_objects`` then ``build_dataset``; the dataset version's Asset extra.
 
     ``record_labeled_objects``: the labeled objects go into the ledger (failed ones are
-    offered again next night). ``build_dataset``: the next version of ``dataset`` from
+    offered again next night); ``release_claims`` runs only when labeling or recording
+    failed, and gives the run's claimed objects back to the next run. ``build_dataset``: the next version of ``dataset`` from
     ``labeling``'s output manifest, in ``formats``, with an event on the Asset
     ``gt_dataset_<dataset>``; ``options`` are more ``GroundTruthBuildDatasetOperator`` arguments.
     """
     from gt_provider.operators.dataset import GroundTruthBuildDatasetOperator, dataset_asset
-    from gt_provider.operators.manifest import RecordLabeledObjectsOperator
+    from gt_provider.operators.manifest import (
+        GroundTruthRecordLabeledObjectsOperator,
+        GroundTruthReleaseClaimsOperator,
+    )
 
-    recorded = RecordLabeledObjectsOperator(task_id="record_labeled_objects", ledger_uri=ledger_uri, labeling=labeling)
+    recorded = GroundTruthRecordLabeledObjectsOperator(
+        task_id="record_labeled_objects", ledger_uri=ledger_uri, labeling=labeling
+    )
+    recorded >> GroundTruthReleaseClaimsOperator(
+        task_id="release_claims", ledger_uri=ledger_uri, trigger_rule="one_failed"
+    )
     built = GroundTruthBuildDatasetOperator(
         task_id="build_dataset",
         output_manifests=labeling,

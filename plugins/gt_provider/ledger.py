@@ -1,38 +1,153 @@
-"""Which data objects a recurring pipeline has had labeled already (standard library only).
+"""Which data objects a recurring pipeline has had labeled, or has claimed for a running job.
 
-A ledger is one JSON Lines object per pipeline in S3, a line per labeled source:
-``{"source": "s3://bucket/raw/1.png", "job": "<labeling job>", "labeled_at": "<ISO time>"}``.
-The manifest builder leaves out what the ledger holds, so nobody pays twice for the same
-object; the ledger grows only after a labeling job succeeded, and only by the objects
-that job really labeled, so a failed run (or a failed object) is offered again next time.
+Standard library only (callers pass a boto3 S3 client). A ledger is one JSON Lines object per
+pipeline in S3, a line per source, readable by people:
+
+- ``{"source": "s3://bucket/raw/1.png", "job": "<labeling job>", "labeled_at": "<ISO time>"}``
+  -- labeled (lines written before claims existed have this form too);
+- ``{"source": ..., "claimed_by": "<dag>/<run>", "claimed_at": "<ISO time>"}`` -- in the
+  manifest of a run whose labeling job has not ended yet.
+
+The manifest builder leaves out what is labeled and what another run has claimed, so nobody
+pays twice for the same object and no object is in two jobs; the run that claimed objects
+turns its claims into labeled lines for what its job really labeled (failed objects are
+released), and a failed run releases its claims, so they are offered again.
+
+Concurrent writers (two DAGs sharing a ledger, a manual run beside a scheduled one, a second
+deployment) lose nothing: every change is a compare-and-swap on the object's ETag
+(``PutObject`` with ``IfMatch``, or ``IfNoneMatch="*"`` for a new ledger), retried from a
+fresh read when another writer got there first (HTTP 412). Chosen over append-only per-run
+records because the ledger stays one object that a person can read and that a build reads
+with one GET, and S3 has offered conditional writes since 2024 (``If-Match`` on PutObject).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+import random
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
+
+from gt_provider.s3io import split_s3_uri
+
+#: Compare-and-swap attempts before giving up (each after a fresh read); contention is runs, not requests.
+MAX_ATTEMPTS = 50
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+
+T = TypeVar("T")
+
+
+class LedgerConflictError(RuntimeError):
+    """Other writers kept changing the ledger for ``MAX_ATTEMPTS`` tries in a row."""
+
+
+@dataclass
+class Ledger:
+    """The ledger's entries by source, in file order (one entry per source)."""
+
+    entries: dict[str, dict[str, Any]]
+
+    @classmethod
+    def parse(cls, text: str) -> Ledger:
+        """Entries of a ledger's text; a malformed line is named in the error."""
+        entries: dict[str, dict[str, Any]] = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+                entries[entry["source"]] = entry
+            except (ValueError, KeyError, TypeError):
+                raise ValueError(f"ledger line {number} is not {{'source': ...}}: {line[:120]!r}") from None
+        return cls(entries)
+
+    def text(self) -> str:
+        return "".join(json.dumps(entry, ensure_ascii=False) + "\n" for entry in self.entries.values())
+
+    def labeled(self) -> set[str]:
+        return {source for source, entry in self.entries.items() if "claimed_by" not in entry}
+
+    def unavailable(self, claimant: str | None = None) -> set[str]:
+        """Sources a build of ``claimant`` must leave out: labeled, or claimed by another run."""
+        return {
+            source
+            for source, entry in self.entries.items()
+            if "claimed_by" not in entry or entry["claimed_by"] != claimant
+        }
+
+    def claimed_by(self, claimant: str) -> list[str]:
+        return [source for source, entry in self.entries.items() if entry.get("claimed_by") == claimant]
+
+    def claim(self, sources: Iterable[str], claimant: str, at: datetime) -> None:
+        """Claim ``sources`` (chosen among what is not :meth:`unavailable` to ``claimant``)."""
+        for source in sources:
+            self.entries[source] = {"source": source, "claimed_by": claimant, "claimed_at": at.isoformat()}
+
+    def record(self, sources: Iterable[str], job_name: str, at: datetime, claimant: str | None = None) -> int:
+        """Mark ``sources`` labeled by ``job_name``; release ``claimant``'s other claims. Returns how many are new."""
+        added = 0
+        for source in sources:
+            if source in self.entries and "claimed_by" not in self.entries[source]:
+                continue
+            self.entries[source] = {"source": source, "job": job_name, "labeled_at": at.isoformat()}
+            added += 1
+        if claimant is not None:
+            self.release(claimant)
+        return added
+
+    def release(self, claimant: str) -> int:
+        """Drop ``claimant``'s claims (its job failed or left them unlabeled). Returns how many."""
+        released = self.claimed_by(claimant)
+        for source in released:
+            del self.entries[source]
+        return len(released)
+
+
+def read_ledger(client: Any, uri: str) -> tuple[Ledger, str | None]:
+    """The ledger at ``uri`` and its ETag (None when there is no ledger yet)."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+    except client.exceptions.NoSuchKey:
+        return Ledger({}), None
+    return Ledger.parse(response["Body"].read().decode("utf-8")), response["ETag"]
+
+
+def update_ledger(client: Any, uri: str, change: Callable[[Ledger], T], *, max_attempts: int = MAX_ATTEMPTS) -> T:
+    """Apply ``change`` to the ledger and write it back only if nobody wrote in between.
+
+    ``change`` mutates the ledger it is given and returns a result; on a lost race it runs
+    again on a fresh read, so it must decide from the ledger alone (no side effects).
+    """
+    from botocore.exceptions import ClientError
+
+    bucket, key = split_s3_uri(uri)
+    for attempt in range(max_attempts):
+        ledger, etag = read_ledger(client, uri)
+        result = change(ledger)
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        try:
+            client.put_object(Bucket=bucket, Key=key, Body=ledger.text().encode("utf-8"), **condition)
+            return result
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") not in _PRECONDITION_CODES:
+                raise
+        time.sleep(random.uniform(0, min(1.0, 0.02 * 2**attempt)))  # another writer won: back off, re-read
+    raise LedgerConflictError(f"ledger {uri} kept changing under {max_attempts} attempts to update it")
+
+
+def claimant(dag_id: str, run_id: str) -> str:
+    """Who claims a run's objects: the DAG and the run (the same on every try of the run)."""
+    return f"{dag_id}/{run_id}"
 
 
 def read_sources(ledger_text: str) -> set[str]:
-    """The sources recorded in a ledger's text (blank or malformed lines named in the error)."""
-    sources = set()
-    for number, line in enumerate(ledger_text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            sources.add(json.loads(line)["source"])
-        except (ValueError, KeyError, TypeError):
-            raise ValueError(f"ledger line {number} is not {{'source': ...}}: {line[:120]!r}") from None
-    return sources
-
-
-def entries(sources: Iterable[str], job_name: str, labeled_at: datetime) -> Iterator[str]:
-    """Ledger lines for ``sources`` labeled by ``job_name``."""
-    stamp = labeled_at.isoformat()
-    for source in sources:
-        yield json.dumps({"source": source, "job": job_name, "labeled_at": stamp}, ensure_ascii=False)
+    """The sources labeled in a ledger's text (blank or malformed lines named in the error)."""
+    return Ledger.parse(ledger_text).labeled()
 
 
 def labeled_sources(output_manifest_text: str, label_attribute_name: str) -> list[str]:
@@ -47,7 +162,7 @@ def labeled_sources(output_manifest_text: str, label_attribute_name: str) -> lis
     return [source for source in labeled if source is not None]
 
 
-def sample(sources: Iterable[str], max_objects: int | None, seed: str = "") -> list[str]:
+def sample(sources: Iterable[str] | Mapping[str, Any], max_objects: int | None, seed: str = "") -> list[str]:
     """At most ``max_objects`` sources, the same choice for the same input (by hash, not position)."""
     ordered = sorted(sources)
     if max_objects is None or len(ordered) <= max_objects:

@@ -1,4 +1,4 @@
-"""BuildManifestOperator and RecordLabeledObjectsOperator against the local AWS."""
+"""GroundTruthBuildManifestOperator and GroundTruthRecordLabeledObjectsOperator against the local AWS."""
 
 from __future__ import annotations
 
@@ -10,7 +10,11 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider.exceptions import InvalidLabelingJobConfigError
 from gt_provider.manifests.errors import InvalidManifestError
-from gt_provider.operators.manifest import BuildManifestOperator, RecordLabeledObjectsOperator, ValidateManifestOperator
+from gt_provider.operators.manifest import (
+    GroundTruthBuildManifestOperator,
+    GroundTruthRecordLabeledObjectsOperator,
+    GroundTruthValidateManifestOperator,
+)
 
 
 def _context(run_id: str = "manual__2026-11-22T00:00:00+00:00", **extra) -> dict:
@@ -26,7 +30,7 @@ def _put_images(aws, count: int, prefix: str = "raw/") -> list[str]:
     return [f"s3://{aws.bucket}/{prefix}{i:03d}.png" for i in range(count)]
 
 
-def _build(aws, **kwargs) -> BuildManifestOperator:
+def _build(aws, **kwargs) -> GroundTruthBuildManifestOperator:
     arguments = {
         "task_id": "build",
         "manifest_prefix": f"s3://{aws.bucket}/labeling/manifests",
@@ -34,7 +38,7 @@ def _build(aws, **kwargs) -> BuildManifestOperator:
         "suffixes": [".png"],
         **kwargs,
     }
-    return BuildManifestOperator(**arguments)
+    return GroundTruthBuildManifestOperator(**arguments)
 
 
 def _lines(aws, uri: str) -> list[dict]:
@@ -117,7 +121,7 @@ class TestBuildManifestOperator:
 
     def test_exactly_one_source(self, aws):
         with pytest.raises(InvalidLabelingJobConfigError, match="exactly one"):
-            BuildManifestOperator(
+            GroundTruthBuildManifestOperator(
                 task_id="b", manifest_prefix="s3://b/m", source_prefix="s3://b/r", source_object="s3://b/o"
             )
 
@@ -137,7 +141,7 @@ def test_record_labeled_objects_adds_only_labeled_sources(aws):
         "output_manifest_uri": aws.put_text("out/output.manifest", output),
     }
     ledger_uri = f"s3://{aws.bucket}/labeling/ledger.jsonl"
-    operator = RecordLabeledObjectsOperator(task_id="record", ledger_uri=ledger_uri, labeling=labeling)
+    operator = GroundTruthRecordLabeledObjectsOperator(task_id="record", ledger_uri=ledger_uri, labeling=labeling)
 
     assert operator.execute(_context()) == {"ledger_uri": ledger_uri, "added": 2, "total": 2}
     assert operator.execute(_context()) == {"ledger_uri": ledger_uri, "added": 0, "total": 2}  # idempotent
@@ -147,8 +151,10 @@ def test_record_labeled_objects_adds_only_labeled_sources(aws):
 
 
 class TestValidateManifestOperator:
-    def _validate(self, uri: str, **kwargs) -> ValidateManifestOperator:
-        return ValidateManifestOperator(task_id="validate", manifest_uri=uri, task_type="ImageMultiClass", **kwargs)
+    def _validate(self, uri: str, **kwargs) -> GroundTruthValidateManifestOperator:
+        return GroundTruthValidateManifestOperator(
+            task_id="validate", manifest_uri=uri, task_type="ImageMultiClass", **kwargs
+        )
 
     def test_valid_manifest_reports_and_passes_it_on(self, aws):
         uri = aws.put_text(
@@ -178,3 +184,18 @@ class TestValidateManifestOperator:
         assert result["labeling_manifest_uri"].startswith(f"s3://{aws.bucket}/in/")
         assert len(aws.get_text(result["labeling_manifest_uri"]).splitlines()) == 2
         assert aws.get_text(uri) == original  # never overwritten
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [
+        ("BuildManifestOperator", "GroundTruthBuildManifestOperator"),
+        ("RecordLabeledObjectsOperator", "GroundTruthRecordLabeledObjectsOperator"),
+        ("ValidateManifestOperator", "GroundTruthValidateManifestOperator"),
+    ],
+)
+def test_old_names_still_import_with_a_deprecation_warning(old, new):
+    from gt_provider.operators import manifest
+
+    with pytest.warns(DeprecationWarning, match=f"use {new}"):
+        assert getattr(manifest, old) is getattr(manifest, new)

@@ -88,6 +88,27 @@ def _with_fault_injection(call_action: Any) -> Any:
     return call
 
 
+_conditional_put_lock = threading.Lock()
+
+
+def _make_conditional_puts_atomic() -> None:
+    """S3 checks If-Match / If-None-Match and writes in one step; moto's threaded server checks,
+    then writes, so two racing conditional PUTs could both pass. Serialize the conditional
+    ones (unconditional PUTs keep running in parallel), so the ledger's compare-and-swap is
+    tested against the guarantee S3 gives."""
+    from moto.s3.responses import S3Response
+
+    original_put_object = S3Response.put_object
+
+    def put_object(self: S3Response) -> Any:
+        if self.headers.get("If-Match") or self.headers.get("If-None-Match"):
+            with _conditional_put_lock:
+                return original_put_object(self)
+        return original_put_object(self)
+
+    S3Response.put_object = put_object  # type: ignore[method-assign]
+
+
 def install() -> None:
     """Add Ground Truth and local training to moto (idempotent, once per process)."""
     global _installed
@@ -115,6 +136,7 @@ def install() -> None:
             return result
 
         SageMakerResponse.create_training_job = create_training_job  # type: ignore[method-assign]
+        _make_conditional_puts_atomic()
         SageMakerResponse.call_action = _with_fault_injection(SageMakerResponse.call_action)  # type: ignore[method-assign]
         moto_api_urls.url_paths["{0}/moto-api/gt-local/config"] = _control(_configure)
         moto_api_urls.url_paths["{0}/moto-api/gt-local/advance"] = _control(_advance)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import fnmatch
-import io
-import json
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +13,10 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider import ledger
 from gt_provider.exceptions import InvalidLabelingJobConfigError
-from gt_provider.manifests.build import manifest_line, manifest_text
+from gt_provider.manifests import discovery
+from gt_provider.manifests.build import manifest_text
+from gt_provider.operators._deprecated import deprecated_names
+from gt_provider.s3io import parse_s3_argument
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -31,13 +29,7 @@ def run_folder(run_id: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in run_id)
 
 
-def _split(uri: str, argument: str) -> tuple[str, str]:
-    if not isinstance(uri, str) or not uri.startswith("s3://") or len(uri) < 6:
-        raise InvalidLabelingJobConfigError(f"{argument} must be an s3:// URI, got {uri!r}")
-    return S3Hook.parse_s3_url(uri)
-
-
-class BuildManifestOperator(AwsBaseOperator[S3Hook]):
+class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
     """Write the input manifest of one run from what is new in S3.
 
     Sources, one of:
@@ -49,7 +41,7 @@ class BuildManifestOperator(AwsBaseOperator[S3Hook]):
       Lines (field ``text_field``) object: one ``{"source": ...}`` line per row, carrying the
       columns / fields named in ``carry_fields``.
 
-    Incremental: sources recorded in ``ledger_uri`` (see ``RecordLabeledObjectsOperator``)
+    Incremental: sources recorded in ``ledger_uri`` (see ``GroundTruthRecordLabeledObjectsOperator``)
     are left out; with ``only_data_interval`` only objects modified in the run's data
     interval are considered. ``max_objects`` keeps a deterministic sample. When nothing is
     new the task is skipped, and so are the tasks after it — no empty labeling job.
@@ -125,128 +117,73 @@ class BuildManifestOperator(AwsBaseOperator[S3Hook]):
     def execute(self, context: Context) -> dict[str, Any]:
         if self.max_objects is not None and (isinstance(self.max_objects, bool) or int(self.max_objects) < 1):
             raise InvalidLabelingJobConfigError(f"max_objects must be a positive integer, got {self.max_objects!r}")
-        bucket, prefix = _split(self.manifest_prefix, "manifest_prefix")
+        bucket, prefix = parse_s3_argument(self.manifest_prefix, "manifest_prefix", object_key=False)
         key = f"{prefix.rstrip('/')}/{run_folder(context['run_id'])}/{MANIFEST_FILE}".lstrip("/")
         uri = f"s3://{bucket}/{key}"
         if self.hook.check_for_key(key, bucket_name=bucket):
-            existing = self.hook.read_key(key, bucket_name=bucket)
             self.log.info("%s exists (a retry of this run): reusing it, not overwriting it", uri)
-            count = sum(1 for line in existing.splitlines() if line.strip())
-            return {
-                "manifest_uri": uri,
-                "objects": count,
-                "new_objects": count,
-                "already_labeled": 0,
-                "ledger_uri": self.ledger_uri,
-            }
-        records = self._prefix_records(context) if self.source_prefix else self._object_records()
-        done = self._labeled_before()
-        new = {source: record for source, record in records.items() if source not in done}
-        chosen = ledger.sample(new, int(self.max_objects) if self.max_objects else None, self.sample_seed)
+            count = sum(1 for line in self.hook.read_key(key, bucket_name=bucket).splitlines() if line.strip())
+            return self._result(uri, count, count, 0)
+        records = self._candidates(context)
+        new, chosen = self._choose(records, ledger.claimant(self.dag_id, context["run_id"]))
         self.log.info(
-            "%d candidate objects, %d labeled before, %d new; %d in this run's manifest",
+            "%d candidate objects, %d labeled before or claimed by a running job, %d new; %d in this run's manifest",
             len(records),
             len(records) - len(new),
             len(new),
             len(chosen),
         )
-        if not chosen:
-            raise AirflowSkipException("Nothing new to label: skipping this run's labeling")
-        lines = self._lines(chosen, new)
+        lines = discovery.manifest_lines(self.hook.get_conn(), chosen, records, carry_metadata=self.carry_metadata)
         self.hook.load_string(manifest_text(lines), key=key, bucket_name=bucket, replace=False)
         self.log.info("Wrote %d objects to %s", len(lines), uri)
+        return self._result(uri, len(lines), len(new), len(records) - len(new))
+
+    def _candidates(self, context: Context) -> dict[str, dict[str, Any]]:
+        client = self.hook.get_conn()
+        if self.source_object:
+            return discovery.object_candidates(
+                client, self.source_object, text_field=self.text_field, carry_fields=self.carry_fields
+            )
+        interval = None
+        if self.only_data_interval and context.get("data_interval_start") and context.get("data_interval_end"):
+            interval = (context["data_interval_start"], context["data_interval_end"])
+        return discovery.prefix_candidates(
+            client,
+            self.source_prefix,  # type: ignore[arg-type]
+            suffixes=self.suffixes,
+            glob=self.glob,
+            modified_between=interval,
+        )
+
+    def _choose(self, records: dict[str, dict[str, Any]], claimant: str) -> tuple[set[str], list[str]]:
+        """(new sources, the sample of them this run labels); with a ledger, claimed in one compare-and-swap."""
+        max_objects = int(self.max_objects) if self.max_objects else None
+
+        def choose(book: ledger.Ledger) -> tuple[set[str], list[str]]:
+            new = set(records) - book.unavailable(claimant)
+            chosen = ledger.sample(new, max_objects, self.sample_seed)
+            if not chosen:
+                raise AirflowSkipException("Nothing new to label: skipping this run's labeling")
+            book.release(claimant)  # an earlier try of this run that wrote no manifest
+            book.claim(chosen, claimant, datetime.now(UTC))
+            return new, chosen
+
+        if not self.ledger_uri:
+            return choose(ledger.Ledger({}))
+        parse_s3_argument(self.ledger_uri, "ledger_uri")
+        return ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, choose)
+
+    def _result(self, uri: str, objects: int, new: int, already_labeled: int) -> dict[str, Any]:
         return {
             "manifest_uri": uri,
-            "objects": len(lines),
-            "new_objects": len(new),
-            "already_labeled": len(records) - len(new),
+            "objects": objects,
+            "new_objects": new,
+            "already_labeled": already_labeled,
             "ledger_uri": self.ledger_uri,
         }
 
-    def _labeled_before(self) -> set[str]:
-        if not self.ledger_uri:
-            return set()
-        bucket, key = _split(self.ledger_uri, "ledger_uri")
-        if not self.hook.check_for_key(key, bucket_name=bucket):
-            return set()
-        return ledger.read_sources(self.hook.read_key(key, bucket_name=bucket))
 
-    def _prefix_records(self, context: Context) -> dict[str, dict[str, Any]]:
-        bucket, prefix = _split(self.source_prefix, "source_prefix")  # type: ignore[arg-type]
-        start = end = None
-        if self.only_data_interval:
-            start, end = context.get("data_interval_start"), context.get("data_interval_end")
-        records: dict[str, dict[str, Any]] = {}
-        paginator = self.hook.get_conn().get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
-            for item in page.get("Contents", []):
-                object_key = item["Key"]
-                if self.suffixes and not object_key.lower().endswith(tuple(s.lower() for s in self.suffixes)):
-                    continue
-                if self.glob and not fnmatch.fnmatch(object_key, self.glob):
-                    continue
-                if start is not None and end is not None and not start <= item["LastModified"] < end:
-                    continue
-                records[f"s3://{bucket}/{object_key}"] = {"bucket": bucket, "key": object_key}
-        return records
-
-    def _object_records(self) -> dict[str, dict[str, Any]]:
-        bucket, key = _split(self.source_object, "source_object")  # type: ignore[arg-type]
-        text = self.hook.read_key(key, bucket_name=bucket)
-        lower = key.lower()
-        if lower.endswith(".txt"):
-            rows: list[dict[str, Any]] = [{"source": line} for line in text.splitlines() if line.strip()]
-            field = "source"
-        else:
-            if not self.text_field:
-                raise InvalidLabelingJobConfigError(f"text_field is required to read {self.source_object}")
-            field = self.text_field
-            if lower.endswith(".csv"):
-                rows = list(csv.DictReader(io.StringIO(text)))
-            elif lower.endswith((".jsonl", ".json", ".ndjson")):
-                rows = []
-                for number, line in enumerate(text.splitlines(), 1):
-                    if line.strip():
-                        try:
-                            rows.append(json.loads(line))
-                        except ValueError:
-                            raise InvalidLabelingJobConfigError(
-                                f"{self.source_object} line {number} is not JSON"
-                            ) from None
-            else:
-                raise InvalidLabelingJobConfigError(
-                    f"source_object must end in .txt, .csv or .jsonl, got {self.source_object}"
-                )
-        records = {}
-        for number, row in enumerate(rows, 1):
-            value = row.get(field)
-            if not isinstance(value, str) or not value.strip():
-                raise InvalidLabelingJobConfigError(
-                    f"{self.source_object} row {number} has no text in {field!r} (columns: {sorted(row)})"
-                )
-            records[value] = {"text": value, "fields": {name: row.get(name) for name in self.carry_fields}}
-        return records
-
-    def _lines(self, chosen: list[str], records: dict[str, dict[str, Any]]) -> list[str]:
-        if self.source_object:
-            return [
-                json.dumps({"source": source, **records[source]["fields"]}, ensure_ascii=False, separators=(",", ":"))
-                for source in chosen
-            ]
-        if not self.carry_metadata:
-            return [manifest_line(source) for source in chosen]
-        client = self.hook.get_conn()
-
-        def line(source: str) -> str:
-            record = records[source]
-            metadata = client.head_object(Bucket=record["bucket"], Key=record["key"]).get("Metadata", {})
-            return manifest_line(source, {name: metadata[name] for name in self.carry_metadata if name in metadata})
-
-        with ThreadPoolExecutor(max_workers=16) as pool:
-            return list(pool.map(line, chosen))
-
-
-class RecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
+class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
     """Add what a labeling job labeled to the pipeline's ledger (run it after the job succeeded).
 
     Only objects that carry a label in the job's output manifest are recorded; objects that
@@ -268,24 +205,52 @@ class RecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
         self.labeling = labeling
 
     def execute(self, context: Context) -> dict[str, Any]:
-        bucket, key = _split(self.ledger_uri, "ledger_uri")
-        out_bucket, out_key = _split(self.labeling["output_manifest_uri"], "labeling['output_manifest_uri']")
+        parse_s3_argument(self.ledger_uri, "ledger_uri")
+        out_bucket, out_key = parse_s3_argument(self.labeling["output_manifest_uri"], "labeling['output_manifest_uri']")
         labeled = ledger.labeled_sources(
             self.hook.read_key(out_key, bucket_name=out_bucket), self.labeling["label_attribute_name"]
         )
-        existing = (
-            self.hook.read_key(key, bucket_name=bucket) if self.hook.check_for_key(key, bucket_name=bucket) else ""
-        )
-        known = ledger.read_sources(existing)
-        new = [source for source in labeled if source not in known]
-        text = existing.rstrip("\n") + ("\n" if existing.strip() else "")
-        text += "".join(f"{line}\n" for line in ledger.entries(new, self.labeling["job_name"], datetime.now(UTC)))
-        self.hook.load_string(text, key=key, bucket_name=bucket, replace=True)
-        self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, len(new), len(known) + len(new))
-        return {"ledger_uri": self.ledger_uri, "added": len(new), "total": len(known) + len(new)}
+        claimant = ledger.claimant(self.dag_id, context["run_id"])
+
+        def record(book: ledger.Ledger) -> tuple[int, int]:
+            added = book.record(labeled, self.labeling["job_name"], datetime.now(UTC), claimant)
+            return added, len(book.labeled())
+
+        added, total = ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, record)
+        self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, added, total)
+        return {"ledger_uri": self.ledger_uri, "added": added, "total": total}
 
 
-class ValidateManifestOperator(AwsBaseOperator[S3Hook]):
+class GroundTruthReleaseClaimsOperator(AwsBaseOperator[S3Hook]):
+    """Release the objects this run claimed in the ledger, so the next run offers them again.
+
+    Put it after the labeling task with ``trigger_rule="one_failed"``: when the labeling job
+    (or anything before the ledger was updated) failed, the run's claimed objects become
+    available to other runs. A successful run needs no release: recording its labels turns
+    its claims into labeled entries and releases what its job did not label.
+
+    :param ledger_uri: S3 URI of the ledger. (templated)
+
+    :return: ``{"ledger_uri", "released"}``
+    """
+
+    aws_hook_class = S3Hook
+    template_fields: Sequence[str] = aws_template_fields("ledger_uri")
+    ui_color = "#e4f0ff"
+
+    def __init__(self, *, ledger_uri: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ledger_uri = ledger_uri
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        parse_s3_argument(self.ledger_uri, "ledger_uri")
+        claimant = ledger.claimant(self.dag_id, context["run_id"])
+        released = ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, lambda book: book.release(claimant))
+        self.log.info("Ledger %s: released %d objects claimed by %s", self.ledger_uri, released, claimant)
+        return {"ledger_uri": self.ledger_uri, "released": released}
+
+
+class GroundTruthValidateManifestOperator(AwsBaseOperator[S3Hook]):
     """Check an input manifest before a labeling job is paid for.
 
     Streams the manifest (never whole in memory) through ``gt_provider.manifests``: UTF-8,
@@ -359,3 +324,12 @@ class ValidateManifestOperator(AwsBaseOperator[S3Hook]):
         self.log.info("%s", report.summary())
         report.raise_if_invalid()
         return {**report.to_dict(), "labeling_manifest_uri": report.labeling_manifest}
+
+
+#: Old public names -> new ones; importing an old one warns.
+_DEPRECATED_NAMES = {
+    "BuildManifestOperator": "GroundTruthBuildManifestOperator",
+    "RecordLabeledObjectsOperator": "GroundTruthRecordLabeledObjectsOperator",
+    "ValidateManifestOperator": "GroundTruthValidateManifestOperator",
+}
+__getattr__ = deprecated_names(__name__, globals(), _DEPRECATED_NAMES)
