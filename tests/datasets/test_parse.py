@@ -14,7 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gt_provider.datasets.errors import DatasetReadError, LineProblem
-from gt_provider.datasets.parse import OUTPUT_TYPES, OutputManifestParser, read_output_manifest
+from gt_provider.datasets.output_types import OUTPUT_TYPES
+from gt_provider.datasets.parse import OutputManifestParser, read_output_manifest
 from gt_provider.datasets.records import Box, ClassLabel, Cuboid, Entity, ImageSize, LabeledObject, LabelKind
 from gt_provider.task_types import TASK_TYPES
 

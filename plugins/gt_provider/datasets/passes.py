@@ -32,7 +32,8 @@ from typing import Any
 from gt_provider.datasets.errors import DatasetReadError, LineProblem
 from gt_provider.datasets.exporters import exporters_for
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
-from gt_provider.datasets.parse import OUTPUT_KINDS, OutputManifestParser, output_manifest_lines
+from gt_provider.datasets.output_types import OUTPUT_KINDS
+from gt_provider.datasets.parse import OutputManifestParser, output_manifest_lines
 from gt_provider.datasets.records import LabeledObject, LabelKind
 from gt_provider.datasets.split import SplitAllocator, source_digest
 from gt_provider.datasets.statistics import DatasetStatistics
