@@ -15,9 +15,7 @@ def deprecated_names(module: str, namespace: Mapping[str, Any], renamed: Mapping
 
     def __getattr__(name: str) -> Any:
         if name in renamed:
-            warnings.warn(
-                f"{module}.{name} is deprecated: use {renamed[name]}", DeprecationWarning, stacklevel=2
-            )
+            warnings.warn(f"{module}.{name} is deprecated: use {renamed[name]}", DeprecationWarning, stacklevel=2)
             return namespace[renamed[name]]
         raise AttributeError(f"module {module!r} has no attribute {name!r}")
 
