@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gt_provider.geometry import box_iou
 from gt_provider.local.annotations.base import (
     Consolidated,
     ImageSize,
@@ -64,12 +65,7 @@ class Box:
 
 def iou(a: Box, b: Box) -> float:
     """Intersection over union of two boxes (class ignored)."""
-    width = min(a.left + a.width, b.left + b.width) - max(a.left, b.left)
-    height = min(a.top + a.height, b.top + b.height) - max(a.top, b.top)
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    return inter / (a.width * a.height + b.width * b.height - inter)
+    return box_iou((a.left, a.top, a.width, a.height), (b.left, b.top, b.width, b.height))
 
 
 def _mean_box(boxes: Sequence[Box]) -> Box:
