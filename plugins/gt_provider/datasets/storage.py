@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from gt_provider.datasets.errors import DatasetReadError, DatasetVersionExistsError
-from gt_provider.s3io import S3ClientProvider, is_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_prefix
 
 CARD_FILE = "dataset.json"
 _VERSION_DIR = re.compile(r"^v=(\d+)$")
@@ -33,9 +33,10 @@ class DatasetLocation:
         self.root = root.rstrip("/") if is_s3_uri(root) else str(Path(root).expanduser())
         self._s3 = S3ClientProvider(s3_client)
         if is_s3_uri(self.root):
-            self._bucket, _, self._prefix = self.root[5:].partition("/")
-            if not self._bucket:
-                raise DatasetReadError(f"{root!r} is not an S3 prefix s3://<bucket>/<prefix>")
+            try:
+                self._bucket, self._prefix = split_s3_prefix(self.root)
+            except ValueError:
+                raise DatasetReadError(f"{root!r} is not an S3 prefix s3://<bucket>/<prefix>") from None
 
     @property
     def is_s3(self) -> bool:

@@ -347,7 +347,10 @@ def _uri_problem(uri: str) -> str:
     """What is wrong with an S3 URI, in words."""
     if not is_s3_uri(uri):
         return "it must start with 's3://'"
-    bucket, key = split_s3_prefix(uri) if not uri[5:].startswith("/") and len(uri) > 5 else ("", "")
+    try:
+        bucket, key = split_s3_prefix(uri)
+    except ValueError:  # no bucket at all
+        bucket, key = "", ""
     if not _BUCKET.match(bucket):
         return f"bucket name {_preview(bucket)} is not valid (3-63 letters, digits, dots, hyphens)"
     if not key:

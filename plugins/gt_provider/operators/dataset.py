@@ -16,6 +16,7 @@ from airflow.sdk import Asset
 
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.operators._deprecated import deprecated_names
+from gt_provider.s3io import is_s3_uri
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -133,7 +134,7 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         from gt_provider.datasets.build import build_dataset
 
         manifests = _manifest_uris(self.output_manifests)
-        if not self.dataset_uri.startswith("s3://"):
+        if not is_s3_uri(self.dataset_uri):
             raise DatasetError(f"dataset_uri must be an s3:// prefix, got {self.dataset_uri!r}")
         built = build_dataset(
             manifests, self.dataset_uri, self._spec(), s3_client=self.hook.get_conn(), log=self.log.info
@@ -184,7 +185,7 @@ def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:
     """URIs from a string, a list, or labeling XComs (``{"output_manifest_uri": ...}``)."""
     items = [value] if isinstance(value, str | Mapping) else list(value)
     uris = [item["output_manifest_uri"] if isinstance(item, Mapping) else item for item in items]
-    bad = [uri for uri in uris if not isinstance(uri, str) or not uri.startswith("s3://")]
+    bad = [uri for uri in uris if not is_s3_uri(uri)]
     if not uris or bad:
         raise DatasetError(
             f"output_manifests must be s3:// URIs of output manifests (or labeling results), got {value!r}"

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from gt_provider import task_types
 from gt_provider.local.settings import REFERENCE_ANSWER_FIELD
 from gt_provider.local.workforce import ObjectOutcome, Worker
+from gt_provider.s3io import is_s3_uri
 
 _Truth = TypeVar("_Truth")
 
@@ -175,7 +176,7 @@ def image_size(
     if fallback is not None:
         return fallback
     uri = source.line.get("source-ref")
-    body = source.fetch(uri) if isinstance(uri, str) and uri.startswith("s3://") else None
+    body = source.fetch(uri) if is_s3_uri(uri) else None
     if body is not None:
         from PIL import Image, UnidentifiedImageError
 
@@ -254,7 +255,7 @@ def earlier_file(
     point labels); a review job reads that file back.
     """
     attribute, value, metadata = earlier_label(source, spec, output_types)
-    if not (isinstance(value, str) and value.startswith("s3://")):
+    if not (is_s3_uri(value)):
         raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of {kind}")
     body = source.fetch(value)
     if body is None:

@@ -27,6 +27,7 @@ from gt_provider.local.annotations.base import (
     sequence,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker, consolidate_single_label, dawid_skene
+from gt_provider.s3io import is_s3_uri
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ class Verification(Simulation):
     def prepare(self, source: ObjectSource, spec: JobSpec) -> ClassTask:
         attribute, value, _ = earlier_label(source, spec, (self.reviews,))
         if self.reviews == "groundtruth/semantic-segmentation":
-            if not (isinstance(value, str) and value.startswith("s3://")):
+            if not (is_s3_uri(value)):
                 raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a mask")
             reviewed = "mask"
         else:

@@ -42,6 +42,7 @@ from gt_provider.local.annotations.base import (
     slipped_label,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker
+from gt_provider.s3io import is_s3_uri
 
 MASK_FILE = "mask.png"
 #: An earlier mask that agrees with the truth on this share of pixels is left alone.
@@ -311,7 +312,7 @@ class AdjustmentSemanticSegmentation(SemanticSegmentation):
 
         attribute, value, metadata = earlier_label(source, spec, ("groundtruth/semantic-segmentation",))
         where = f"the earlier mask {value!r} ({attribute})"
-        if not (isinstance(value, str) and value.startswith("s3://")):
+        if not (is_s3_uri(value)):
             raise ReferenceFormatError(f"the earlier label {attribute!r} is not the S3 URI of a mask")
         body = source.fetch(value)
         if body is None:

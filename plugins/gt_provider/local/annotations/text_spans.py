@@ -29,6 +29,7 @@ from gt_provider.local.annotations.base import (
     slipped_label,
 )
 from gt_provider.local.workforce import ObjectOutcome, Worker
+from gt_provider.s3io import is_s3_uri
 
 _WORD = re.compile(r"\S+")
 
@@ -81,7 +82,7 @@ class NamedEntityRecognition(Simulation):
         text = source.line.get("source")
         if not isinstance(text, str):
             uri = source.line.get("source-ref")
-            body = source.fetch(uri) if isinstance(uri, str) and uri.startswith("s3://") else None
+            body = source.fetch(uri) if is_s3_uri(uri) else None
             text = None if body is None else body.decode("utf-8", errors="replace")
         raw = source.reference
         if raw is None:
