@@ -10,7 +10,7 @@ peak RSS belongs to one measurement:
 2. ``build_dataset``: parse every line, keep the latest label per source, a stratified
    0.8/0.1/0.1 split, and the augmented-manifest and JSON Lines exports plus the dataset card,
    into a local folder, as it runs by default: on this machine's CPUs (at most 2 processes,
-   each reading half of the file; see ``gt_provider.datasets.parallel``) -- which must take at
+   each reading half of the file; see ``gt_provider.datasets.passes.parallel``) -- which must take at
    most 3x the baseline's time and use at most 300 MB, counting its processes' memory too;
 3. the same build in one process (``workers=1``), for comparison.
 
@@ -100,7 +100,7 @@ def measure(name: str, path: str) -> dict[str, Any]:
         count, seconds = parse_every_line(json.loads, path)
     elif name in ("build", "build_one_process"):
         from gt_provider.datasets.build import DatasetSpec, build_dataset
-        from gt_provider.datasets.parallel import default_workers
+        from gt_provider.datasets.passes.parallel import default_workers
 
         workers = default_workers() if name == "build" else 1
         spec = DatasetSpec(name="bench", formats=("augmented-manifest", "jsonl"), worker_statistics=False)

@@ -10,9 +10,9 @@ import zlib
 
 import pytest
 
-from gt_provider.datasets.artifacts import load_artifact
 from gt_provider.datasets.errors import DatasetError, DatasetReadError
-from gt_provider.datasets.parse import OutputManifestParser
+from gt_provider.datasets.reading.artifacts import load_artifact
+from gt_provider.datasets.reading.parse import OutputManifestParser
 from tests.datasets.test_parse import guide_line
 
 # The guide's semantic segmentation sample: 0 BACKGROUND #ffffff, 1 buildings #2acf59, 2 road #f28333.

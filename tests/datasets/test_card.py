@@ -21,7 +21,7 @@ from gt_provider.datasets.card import (
     card_warnings,
     write_card_files,
 )
-from gt_provider.datasets.chart import class_distribution_png
+from gt_provider.datasets.card.chart import class_distribution_png
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.records import Box, ClassLabel, Entity, LabeledObject, LabelKind
 

@@ -626,7 +626,7 @@ def test_every_format_leaves_only_its_documented_files(tmp_path):
 def test_augmented_manifest_copies_the_bytes_read_and_serializes_a_rewritten_line(tmp_path):
     """A line nothing changed goes out as read (byte for byte); a renamed one is written from ``raw``."""
     from gt_provider.datasets.filters import LabelMapping
-    from gt_provider.datasets.parse import OutputManifestParser
+    from gt_provider.datasets.reading.parse import OutputManifestParser
 
     line = (
         b'{"source-ref": "s3://b/1.png",  "animal": "0", "animal-metadata": {"class-name": "cat", "confidence": 0.9, '

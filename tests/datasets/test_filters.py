@@ -10,7 +10,7 @@ import pytest
 
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.filters import DROP_REASONS, LabelMapping, ObjectFilter, ReviewFilter
-from gt_provider.datasets.parse import OutputManifestParser
+from gt_provider.datasets.reading.parse import OutputManifestParser
 from gt_provider.datasets.records import ClassLabel, LabeledObject, LabelKind
 from tests.datasets.test_parse import guide_line
 

@@ -12,9 +12,9 @@ import json
 import pytest
 
 from gt_provider import task_types
-from gt_provider.datasets.artifacts import load_artifact
 from gt_provider.datasets.filters import ObjectFilter, ReviewFilter
-from gt_provider.datasets.parse import read_output_manifest
+from gt_provider.datasets.reading.artifacts import load_artifact
+from gt_provider.datasets.reading.parse import read_output_manifest
 from gt_provider.datasets.records import LabeledObject, LabelKind
 from tests import labeling_fixtures as fixtures
 

@@ -16,11 +16,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gt_provider.datasets import parallel
 from gt_provider.datasets.build import DatasetSpec, build_dataset
+from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError, MalformedOutputManifestError
-from gt_provider.datasets.passes import Source
-from gt_provider.datasets.statistics import DatasetStatistics
+from gt_provider.datasets.passes import parallel
+from gt_provider.datasets.passes.inputs import Source
 from tests.datasets.test_build import ATTRIBUTE, output_line, write
 from tests.labeling_fixtures import CLASSES
 
@@ -235,7 +235,7 @@ def test_the_ranges_hold_every_line_once_with_its_number(tmp_path_factory, files
 
 
 def test_statistics_gathered_apart_add_up_to_the_ones_gathered_together(tmp_path):
-    from gt_provider.datasets.parse import read_output_manifest
+    from gt_provider.datasets.reading.parse import read_output_manifest
 
     manifest = _manifest(tmp_path / "out.manifest", 120)
     objects = list(read_output_manifest(manifest))

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gt_provider.datasets.errors import DatasetReadError, LineProblem
-from gt_provider.datasets.output_types import OUTPUT_TYPES
-from gt_provider.datasets.parse import OutputManifestParser, read_output_manifest
+from gt_provider.datasets.reading.output_types import OUTPUT_TYPES
+from gt_provider.datasets.reading.parse import OutputManifestParser, read_output_manifest
 from gt_provider.datasets.records import Box, ClassLabel, Cuboid, Entity, ImageSize, LabeledObject, LabelKind
 from gt_provider.task_types import TASK_TYPES
 
@@ -305,7 +305,7 @@ def test_the_failed_object_among_broken_lines_is_a_record():
 
 def test_a_label_shape_no_check_foresaw_is_still_a_line_problem(monkeypatch):
     """The parser's safety net: an unexpected exception inside a type's parse becomes a LineProblem."""
-    from gt_provider.datasets import parse
+    from gt_provider.datasets.reading import parse
 
     def broken(*args):
         raise ZeroDivisionError("boom")

@@ -8,9 +8,10 @@ import pytest
 
 from gt_provider.datasets.card import MIN_WORKER_ACCURACY, card_readme, card_warnings
 from gt_provider.datasets.errors import DatasetReadError
-from gt_provider.datasets.parse import OutputManifestParser
+from gt_provider.datasets.reading.parse import OutputManifestParser
 from gt_provider.datasets.records import Box, ClassLabel, Entity, LabeledObject, LabelKind
-from gt_provider.datasets.workers import read_worker_responses, worker_statistics
+from gt_provider.datasets.workers.responses import read_worker_responses
+from gt_provider.datasets.workers.statistics import worker_statistics
 from tests.labeling_fixtures import labeling_request, put_classification_inputs, put_task_inputs
 
 

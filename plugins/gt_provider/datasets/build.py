@@ -18,7 +18,7 @@ A new version starts from its parent (the latest committed version):
   forward in full), so nothing that was ever in ``test`` is trained on later.
 
 Large local inputs are read by several processes, each its own byte range
-(:mod:`gt_provider.datasets.parallel`); the dataset is the same.
+(:mod:`gt_provider.datasets.passes.parallel`); the dataset is the same.
 
 Standard library only (plus orjson through the parser); no Airflow.
 """
@@ -38,26 +38,19 @@ from pathlib import Path
 from typing import Any
 
 from gt_provider.datasets.card import write_card_files
+from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError, DatasetVersionExistsError, MalformedOutputManifestError
 from gt_provider.datasets.exporters import EXPORTERS
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
-from gt_provider.datasets.parallel import Pool, default_workers, plan, scan_parts, write_parts
-from gt_provider.datasets.passes import (
-    STRATIFIED_KINDS,
-    Scan,
-    Selection,
-    Source,
-    WorkerResponses,
-    allocate,
-    find_repeats,
-    scan,
-    write,
-)
+from gt_provider.datasets.passes.inputs import Selection, Source, WorkerResponses
+from gt_provider.datasets.passes.parallel import Pool, default_workers, plan, scan_parts, write_parts
+from gt_provider.datasets.passes.scan import STRATIFIED_KINDS, Scan, allocate, find_repeats, scan
+from gt_provider.datasets.passes.write import write
 from gt_provider.datasets.records import LabeledObject
 from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, parse_ratios
-from gt_provider.datasets.statistics import DatasetStatistics
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
-from gt_provider.datasets.workers import read_worker_responses, worker_statistics
+from gt_provider.datasets.workers.responses import read_worker_responses
+from gt_provider.datasets.workers.statistics import worker_statistics
 from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 
 SCHEMA_VERSION = 1
@@ -172,8 +165,8 @@ def build_dataset(
     overwrite a committed version.
 
     ``workers`` processes read large local inputs, each its own byte range (see
-    :mod:`gt_provider.datasets.parallel`; the dataset is the same); the default is
-    :func:`~gt_provider.datasets.parallel.default_workers`, and 1 keeps the build in this process.
+    :mod:`gt_provider.datasets.passes.parallel`; the dataset is the same); the default is
+    :func:`~gt_provider.datasets.passes.parallel.default_workers`, and 1 keeps the build in this process.
     """
     if not output_manifests:
         raise DatasetError("no output manifest to build a dataset from")

@@ -19,7 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from gt_provider.datasets.errors import DatasetError, LineProblem
-from gt_provider.datasets.parse import OutputManifestParser
+from gt_provider.datasets.reading.parse import OutputManifestParser
 from gt_provider.datasets.records import ClassLabel, LabeledObject, LabelKind
 
 #: Every key ``drop_reason`` may return, in the order the checks run.

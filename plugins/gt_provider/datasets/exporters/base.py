@@ -50,7 +50,7 @@ class Exporter(abc.ABC):
     source_fields: ClassVar[frozenset[str]] = ANY_SOURCE
     #: Whether two exports of disjoint objects make the export of all of them when each file of
     #: the second is appended to the first's (lines, no header, no ids): what lets a build
-    #: write its objects in several processes (:mod:`gt_provider.datasets.parallel`).
+    #: write its objects in several processes (:mod:`gt_provider.datasets.passes.parallel`).
     concatenable: ClassVar[bool] = False
 
     def __init__(self, directory: Path, splits: Sequence[str], label_map: Sequence[str]) -> None:

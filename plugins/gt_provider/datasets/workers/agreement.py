@@ -2,7 +2,7 @@
 
 How an answer's content is read (class, labels, boxes, entities) and scored against another
 label (equality, Jaccard, box F1 at IoU >= ``BOX_MATCH_IOU``, span F1); see
-:mod:`gt_provider.datasets.workers` for what the scores are used for. Standard library and orjson only.
+:mod:`gt_provider.datasets.workers.statistics` for what the scores are used for. Standard library and orjson only.
 """
 
 from __future__ import annotations

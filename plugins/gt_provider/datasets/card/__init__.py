@@ -6,7 +6,7 @@ the consolidation was, and which workers disagree with everybody else. ``dataset
 holds all of it as data (assembled by the build module); this module turns it into a
 ``README.md`` with warnings when a number crosses a threshold, and a bar chart.
 
-Standard library only (Pillow is used inside :mod:`gt_provider.datasets.chart` when present).
+Standard library only (Pillow is used inside :mod:`gt_provider.datasets.card.chart` when present).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gt_provider.datasets.card_sections import (
+from gt_provider.datasets.card.sections import (
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
     MIN_WORKER_ACCURACY,
     _annotation,
@@ -30,7 +30,7 @@ from gt_provider.datasets.card_sections import (
     _worker_sections,
     _workers,
 )
-from gt_provider.datasets.statistics import CONFIDENCE_BINS, DatasetStatistics
+from gt_provider.datasets.card.statistics import CONFIDENCE_BINS, DatasetStatistics
 
 __all__ = [
     "CHART_FILE",
@@ -152,7 +152,7 @@ def write_card_files(directory: Path, card: Mapping[str, Any]) -> list[str]:
     Returns the paths written, relative to ``directory``. ``dataset.json`` is not written
     here: the build writes it last, as the mark that the version is complete.
     """
-    from gt_provider.datasets.chart import class_distribution_png
+    from gt_provider.datasets.card.chart import class_distribution_png
 
     directory.mkdir(parents=True, exist_ok=True)
     written = []

@@ -22,7 +22,7 @@ _HISTOGRAM_WIDTH = 30
 def _worker_sections(card: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
     """``card["workers"]`` as (job name or None, statistics) pairs.
 
-    It is either one :func:`~gt_provider.datasets.workers.worker_statistics` result or, for
+    It is either one :func:`~gt_provider.datasets.workers.statistics.worker_statistics` result or, for
     a dataset built from several jobs, a mapping of job name to such a result.
     """
     workers = card.get("workers")

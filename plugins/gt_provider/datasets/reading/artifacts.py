@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from gt_provider.datasets.errors import DatasetError, DatasetReadError
-from gt_provider.datasets.output_types import POINT_CLASS_TYPES
+from gt_provider.datasets.reading.output_types import POINT_CLASS_TYPES
 from gt_provider.datasets.records import LabeledObject, LabelKind
 from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any, NamedTuple
 
 from gt_provider.datasets.errors import DatasetReadError, LineProblem
-from gt_provider.datasets.output_types import (
+from gt_provider.datasets.reading.output_types import (
     _ADJUSTMENT_STATUSES,
     _GROUNDTRUTH,
     _METADATA,

@@ -2,7 +2,7 @@
 
 One function per shape (class id, multi-label, boxes, mask, entities, sequence, cuboids),
 chosen by the metadata's ``type`` from ``_TYPES``; each raises ``_Bad`` naming the field,
-which the parser (:mod:`gt_provider.datasets.parse`) turns into a line problem.
+which the parser (:mod:`gt_provider.datasets.reading.parse`) turns into a line problem.
 
 Standard library and orjson only: the DAG processor may import this module.
 """

@@ -39,19 +39,12 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.exporters import EXPORTERS
-from gt_provider.datasets.passes import (
-    Part,
-    Scan,
-    Selection,
-    Source,
-    WorkerResponses,
-    Writer,
-    Written,
-    scan,
-)
-from gt_provider.datasets.statistics import DatasetStatistics
+from gt_provider.datasets.passes.inputs import Part, Selection, Source, WorkerResponses
+from gt_provider.datasets.passes.scan import Scan, scan
+from gt_provider.datasets.passes.write import Writer, Written
 from gt_provider.exceptions import GroundTruthProviderError
 from gt_provider.s3io import CHUNK_BYTES, is_s3_uri
 
@@ -59,7 +52,7 @@ from gt_provider.s3io import CHUNK_BYTES, is_s3_uri
 PARALLEL_MIN_BYTES = 64 << 20
 #: Processes a build uses when not told (at most this many, and no more than the usable CPUs).
 DEFAULT_WORKERS = 2
-_SERVE = "from gt_provider.datasets.parallel import serve; serve()"
+_SERVE = "from gt_provider.datasets.passes.parallel import serve; serve()"
 _PARTS_FOLDER = ".parts"
 
 

@@ -1,0 +1,227 @@
+"""The second pass: every line parsed fully; each kept object handed to the exporters and statistics."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from gt_provider.datasets.card.statistics import DatasetStatistics
+from gt_provider.datasets.errors import LineProblem
+from gt_provider.datasets.exporters import exporters_for
+from gt_provider.datasets.passes.inputs import PROGRESS_EVERY, Part, Selection, Source, WorkerResponses
+from gt_provider.datasets.passes.scan import Scan
+from gt_provider.datasets.reading.parse import OutputManifestParser
+from gt_provider.datasets.records import LabeledObject, LabelKind
+
+_CLASS = LabelKind.CLASS
+_JOB_NAME_PREFIX = "labeling-job/"
+_MAX_PROBLEMS = 20
+
+
+@dataclass
+class Written:
+    """What writing found and wrote."""
+
+    files: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    output_type: str | None = None
+    kind: LabelKind | None = None
+    attribute: str | None = None
+    source_field: str | None = None
+    #: Objects the worker statistics compare answers with: manifest URI -> object id -> record.
+    consolidated: dict[str, dict[str, LabeledObject]] = field(default_factory=dict)
+    problems: list[LineProblem] = field(default_factory=list)
+    problem_total: int = 0
+    #: Labels of sources labeled more than once whose other rows this writer did not read.
+    held: dict[int, list[tuple[int, LabeledObject]]] = field(default_factory=dict)
+
+    def problem(self, item: LineProblem) -> None:
+        self.problem_total += 1
+        if len(self.problems) < _MAX_PROBLEMS:
+            self.problems.append(item)
+
+    def same_kind(self, item: LabeledObject) -> bool:
+        """The first object fixes the dataset's type (unless set before); a line of another type is a problem."""
+        if self.output_type is None:
+            self.output_type, self.kind, self.attribute = item.output_type, item.kind, item.attribute
+        if item.output_type == self.output_type and item.attribute == self.attribute:
+            if self.source_field is None:
+                self.source_field = item.source_field
+            return True
+        self.problem(
+            LineProblem(
+                item.line,
+                f"label attribute {item.attribute!r} of type {item.output_type} differs from the dataset's "
+                f"{self.attribute!r} of type {self.output_type}; build one dataset per label attribute",
+            )
+        )
+        return False
+
+
+def write(
+    result: Scan,
+    sources: Sequence[Source],
+    selection: Selection,
+    assignment: array,
+    names: Sequence[str],
+    label_map: list[str],
+    staging: Path,
+    statistics: DatasetStatistics,
+    worker_data: Mapping[str, WorkerResponses],
+    s3_client: Any | None,
+    log: Callable[[str], None],
+) -> Written:
+    """The second pass (see :mod:`gt_provider.datasets.passes`) over every part of ``result``, in this process."""
+    writer = Writer(result.kind, result.repeats, selection, assignment, names, label_map, staging, statistics)
+    writer.want({uri: [object_id for object_id, _ in responses] for uri, (_, responses) in worker_data.items()})
+    writer.read(sources, result.parts, result.lines, 0, s3_client, log)
+    return writer.close()
+
+
+class Writer:
+    """The second pass: parses lines fully and hands each kept object to the exporters and statistics.
+
+    ``read`` takes parts with the rows the scan gave their lines, starting at row
+    ``first_row``; several writers can share the rows of one build (one per process), each
+    writing its own files. A source labeled more than once is held until all its rows were
+    read; rows another writer reads stay in :attr:`Written.held` for the caller to settle.
+    """
+
+    def __init__(
+        self,
+        kind: LabelKind | None,
+        repeats: Mapping[int, list[int]],
+        selection: Selection,
+        assignment: array,
+        names: Sequence[str],
+        label_map: list[str],
+        staging: Path,
+        statistics: DatasetStatistics,
+    ) -> None:
+        self.repeats = repeats
+        self.selection = selection
+        self.assignment = assignment
+        self.names = names
+        self.label_map = label_map
+        self.statistics = statistics
+        self.written = Written()
+        self.exporters = []
+        if kind is not None:  # else every line is malformed: nothing to export, all to report
+            classes = exporters_for(selection.formats, kind, source_field=None)
+            self.exporters = [cls(staging / cls.name, names, label_map) for cls in classes]
+        self._repeated = {row: digest for digest, rows in repeats.items() for row in rows}
+        self._held: dict[int, list[tuple[int, LabeledObject]]] = {}
+        self._known = set(label_map)
+        self._filtering = selection.filtering
+        self._wanted: dict[str, set[str]] = {}
+
+    def want(self, object_ids: Mapping[str, Sequence[str]]) -> None:
+        """Keep the records of these objects (output manifest URI -> object ids) for worker statistics."""
+        self._wanted = {uri: set(ids) for uri, ids in object_ids.items()}
+        self.written.consolidated = {uri: {} for uri in object_ids}
+
+    def read(
+        self,
+        sources: Sequence[Source],
+        parts: Sequence[Part],
+        lines_per_part: Sequence[array],
+        first_row: int,
+        s3_client: Any | None,
+        log: Callable[[str], None],
+    ) -> None:
+        """Write the objects of ``parts``, whose scanned lines are ``lines_per_part``."""
+        written, statistics, selection = self.written, self.statistics, self.selection
+        mapping, repeated, emit = selection.label_mapping, self._repeated, self.emit
+        for part, lines in zip(parts, lines_per_part, strict=True):
+            source = sources[part.source]
+            cursor, last_job = 0, None
+            want = self._wanted.get(source.uri)
+            parse = OutputManifestParser(selection.attribute, manifest=source.uri).parse
+            for number, raw in part.lines(source.uri, s3_client):
+                item = parse(raw, number)
+                scanned = cursor < len(lines) and lines[cursor] == number
+                row = first_row + cursor
+                cursor += scanned
+                if item.__class__ is not LabeledObject:
+                    if not raw.isspace():
+                        written.problem(item)  # type: ignore[arg-type]
+                    continue
+                assert isinstance(item, LabeledObject)
+                if not scanned:  # pragma: no cover - a line with a source always has a row
+                    written.problem(LineProblem(number, "the line changed while the dataset was built", source.uri))
+                    continue
+                if mapping is not None:
+                    item = mapping.apply(item)
+                if (
+                    item.output_type != written.output_type
+                    or item.attribute != written.attribute
+                    or written.source_field is None
+                ) and not written.same_kind(item):
+                    continue
+                source.objects += 1
+                if item.job_name != last_job:
+                    last_job = item.job_name
+                    source.job_names.add(last_job.removeprefix(_JOB_NAME_PREFIX))
+                if want is not None and str(number - 1) in want:
+                    written.consolidated[source.uri][str(number - 1)] = item
+                if item.failure_reason is not None:
+                    statistics.drop("failed")
+                    continue
+                digest = repeated.get(row)
+                if digest is None:
+                    emit(row, item)
+                else:  # hold a repeated source's labels until its last one is read, then keep the newest
+                    waiting = self._held.setdefault(digest, [])
+                    waiting.append((row, item))
+                    if len(waiting) == len(self.repeats[digest]):
+                        self.settle(self._held.pop(digest))
+                if row and row % PROGRESS_EVERY == 0:
+                    log(f"wrote {row:,} objects")
+            first_row += len(lines)
+
+    def emit(self, row: int, item: LabeledObject) -> None:
+        """Write ``item`` (at ``row``) in its split, unless the selection drops it."""
+        if self._filtering:
+            reason = self.selection.drop_reason(item)
+            if reason is not None:
+                self.statistics.drop(reason)
+                return
+        known = self._known
+        if item.kind is _CLASS and item.classes[0].name in known:  # the common case, checked cheaply
+            pass
+        elif not known.issuperset(item.label_names):  # a name the scan could not see (odd shapes)
+            for name in item.label_names:
+                if name not in known:
+                    known.add(name)
+                    self.label_map.append(name)
+        split = self.names[self.assignment[row]]
+        for exporter in self.exporters:
+            exporter.write(split, item)
+        self.statistics.add(split, item)
+
+    def settle(self, labels: list[tuple[int, LabeledObject]]) -> None:
+        """Every label of one source, (row, record): keep the newest, count the others as duplicates."""
+        latest = max(labels, key=lambda pair: (_stamp(pair[1].creation_date), pair[0]))
+        for _ in range(len(labels) - 1):
+            self.statistics.drop("duplicate")
+        self.emit(*latest)
+
+    def close(self) -> Written:
+        """Finish the files; what is returned lists them, with the labels still held."""
+        self.written.files = {exporter.name: exporter.close() for exporter in self.exporters}
+        self.written.held = self._held
+        return self.written
+
+
+def _stamp(creation_date: str) -> int:
+    """Microseconds since the epoch of a metadata ``creation-date`` (naive = UTC); 0 when unreadable."""
+    try:
+        moment = datetime.fromisoformat(creation_date.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        return 0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1_000_000)

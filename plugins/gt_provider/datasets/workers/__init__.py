@@ -1,0 +1,1 @@
+"""A labeling job's worker responses: reading them, and each worker's agreement and accuracy."""
