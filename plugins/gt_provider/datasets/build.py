@@ -45,7 +45,7 @@ from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilte
 from gt_provider.datasets.passes.inputs import Selection, Source, WorkerResponses
 from gt_provider.datasets.passes.parallel import Pool, default_workers, plan, scan_parts, write_parts
 from gt_provider.datasets.passes.scan import STRATIFIED_KINDS, Scan, allocate, find_repeats, scan
-from gt_provider.datasets.passes.write import write
+from gt_provider.datasets.passes.write import Destination, write
 from gt_provider.datasets.records import LabeledObject
 from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, parse_ratios
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
@@ -216,17 +216,14 @@ def build_dataset(
         def write_splits_index() -> None:
             _write_splits_index(staging / SPLITS_INDEX, pinned_index, scanned, assignment, names)
 
+        destination = Destination(assignment, names, label_map, staging, statistics)
         if pool is None:
-            written = write(
-                scanned, sources, selection, assignment, names, label_map, staging, statistics, worker_data,
-                s3_client, log,
-            )  # fmt: skip
+            written = write(scanned, sources, selection, destination, worker_data, s3_client, log)
             write_splits_index()
         else:  # the index is written while the other processes write the objects
             written = write_parts(
-                pool, groups, scanned, sources, selection, assignment, names, label_map, staging, statistics,
-                worker_data, meanwhile=write_splits_index,
-            )  # fmt: skip
+                pool, groups, scanned, sources, selection, destination, worker_data, meanwhile=write_splits_index
+            )
             pool.close()
         if written.problem_total:
             raise MalformedOutputManifestError(written.problems, written.problem_total)

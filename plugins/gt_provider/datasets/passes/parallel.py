@@ -27,6 +27,7 @@ results as pickles on stdin and stdout; their stderr is the build's. Standard li
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pickle
 import shutil
@@ -44,7 +45,7 @@ from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.exporters import EXPORTERS
 from gt_provider.datasets.passes.inputs import Part, Selection, Source, WorkerResponses
 from gt_provider.datasets.passes.scan import Scan, scan
-from gt_provider.datasets.passes.write import Writer, Written
+from gt_provider.datasets.passes.write import Destination, Writer, Written
 from gt_provider.exceptions import GroundTruthProviderError
 from gt_provider.s3io import CHUNK_BYTES, is_s3_uri
 
@@ -265,18 +266,16 @@ def write_parts(
     result: Scan,
     sources: Sequence[Source],
     selection: Selection,
-    assignment: array,
-    names: Sequence[str],
-    label_map: list[str],
-    staging: Path,
-    statistics: DatasetStatistics,
+    destination: Destination,
     worker_data: Mapping[str, WorkerResponses],
     meanwhile: Callable[[], None] | None = None,
 ) -> Written:
-    """The second pass, one group of parts per process; merges into ``statistics``, ``sources``, ``label_map``.
+    """The second pass, one group of parts per process; merges into ``destination`` and ``sources``.
 
     ``meanwhile`` runs in this process while the others write.
     """
+    assignment, names, label_map = destination.assignment, destination.names, destination.label_map
+    staging, statistics = destination.staging, destination.statistics
     folders = staging / _PARTS_FOLDER
     jobs = []
     part_index = first_row = 0
@@ -325,7 +324,7 @@ def write_parts(
             held.setdefault(digest, []).extend(labels)
         part_files.append((folders / str(number), part_written.files))
     if held:  # sources labeled in the ranges of two processes
-        settler = Writer(result.kind, {}, selection, assignment, names, label_map, folders / "held", statistics)
+        settler = Writer(result.kind, {}, selection, dataclasses.replace(destination, staging=folders / "held"))
         for labels in held.values():
             settler.settle(labels)
         part_files.append((folders / "held", settler.close().files))
@@ -392,7 +391,7 @@ def _write_task(
     wanted: dict[str, list[str]],
 ) -> tuple[Written, DatasetStatistics, list[Source], list[str]]:
     statistics = DatasetStatistics(names)
-    writer = Writer(expected[1], repeats, selection, assignment, names, label_map, folder, statistics)
+    writer = Writer(expected[1], repeats, selection, Destination(assignment, names, label_map, folder, statistics))
     writer.written.output_type, writer.written.kind, writer.written.attribute = expected
     writer.want(wanted)
     writer.read(sources, parts, lines, first_row, None, _quiet)

@@ -61,21 +61,31 @@ class Written:
         return False
 
 
+@dataclass
+class Destination:
+    """Where the second pass puts each kept object: its split, the label map, the files and the counts."""
+
+    #: Per row, the position in ``names`` of its split.
+    assignment: array
+    names: Sequence[str]
+    #: Class names in label-map order; a name the scan could not see is appended when met.
+    label_map: list[str]
+    #: The folder the exporters write into (one folder per format).
+    staging: Path
+    statistics: DatasetStatistics
+
+
 def write(
     result: Scan,
     sources: Sequence[Source],
     selection: Selection,
-    assignment: array,
-    names: Sequence[str],
-    label_map: list[str],
-    staging: Path,
-    statistics: DatasetStatistics,
+    destination: Destination,
     worker_data: Mapping[str, WorkerResponses],
     s3_client: Any | None,
     log: Callable[[str], None],
 ) -> Written:
     """The second pass (see :mod:`gt_provider.datasets.passes`) over every part of ``result``, in this process."""
-    writer = Writer(result.kind, result.repeats, selection, assignment, names, label_map, staging, statistics)
+    writer = Writer(result.kind, result.repeats, selection, destination)
     writer.want({uri: [object_id for object_id, _ in responses] for uri, (_, responses) in worker_data.items()})
     writer.read(sources, result.parts, result.lines, 0, s3_client, log)
     return writer.close()
@@ -95,23 +105,20 @@ class Writer:
         kind: LabelKind | None,
         repeats: Mapping[int, list[int]],
         selection: Selection,
-        assignment: array,
-        names: Sequence[str],
-        label_map: list[str],
-        staging: Path,
-        statistics: DatasetStatistics,
+        destination: Destination,
     ) -> None:
+        assignment, names, label_map = destination.assignment, destination.names, destination.label_map
         self.repeats = repeats
         self.selection = selection
         self.assignment = assignment
         self.names = names
         self.label_map = label_map
-        self.statistics = statistics
+        self.statistics = destination.statistics
         self.written = Written()
         self.exporters = []
         if kind is not None:  # else every line is malformed: nothing to export, all to report
             classes = exporters_for(selection.formats, kind, source_field=None)
-            self.exporters = [cls(staging / cls.name, names, label_map) for cls in classes]
+            self.exporters = [cls(destination.staging / cls.name, names, label_map) for cls in classes]
         self._repeated = {row: digest for digest, rows in repeats.items() for row in rows}
         self._held: dict[int, list[tuple[int, LabeledObject]]] = {}
         self._known = set(label_map)
