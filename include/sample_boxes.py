@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from include.sample_data import DIGIT_NAMES, REFERENCE_METADATA_KEY, digit_images
+from include.sample_data import DIGIT_NAMES, REFERENCE_METADATA_KEY, digit_images, upload_pngs
 
 __all__ = ["DIGIT_NAMES", "REFERENCE_METADATA_KEY", "digit_box_images", "upload_digit_boxes"]
 
@@ -59,16 +59,9 @@ def upload_digit_boxes(s3_client: Any, bucket: str, prefix: str, count: int) -> 
     """Upload ``count`` digits (at most 1,797) under ``prefix``, each with its true box as metadata."""
     import json
 
-    uploaded = 0
-    for name, png, reference in digit_box_images(min(count, 1797)):
-        s3_client.put_object(
-            Bucket=bucket,
-            Key=f"{prefix}{name}",
-            Body=png,
-            ContentType="image/png",
-            # S3 metadata holds strings: the box goes JSON-encoded (the local AWS decodes it).
-            Metadata={REFERENCE_METADATA_KEY: json.dumps(reference, separators=(",", ":"))},
-        )
-        uploaded += 1
-    print(f"Seeded {uploaded} sample images with boxes under s3://{bucket}/{prefix}")
-    return uploaded
+    # S3 metadata holds strings: the box goes JSON-encoded (the local AWS decodes it).
+    images = (
+        (name, png, json.dumps(reference, separators=(",", ":")))
+        for name, png, reference in digit_box_images(min(count, 1797))
+    )
+    return upload_pngs(s3_client, bucket, prefix, images, "sample images with boxes")

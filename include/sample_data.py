@@ -9,7 +9,7 @@ Ground Truth ignores it.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 DIGIT_NAMES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
@@ -33,17 +33,22 @@ def digit_images(count: int, size: int = 32) -> Iterator[tuple[str, bytes, str]]
         yield f"digit-{index:05d}.png", buffer.getvalue(), DIGIT_NAMES[int(digits.target[index])]
 
 
-def upload_digits(s3_client: Any, bucket: str, prefix: str, count: int) -> int:
-    """Upload ``count`` digits (at most 1,797) under ``prefix``, each with its true digit as metadata."""
+def upload_pngs(s3_client: Any, bucket: str, prefix: str, images: Iterable[tuple[str, bytes, str]], what: str) -> int:
+    """Upload ``(name, png, reference)`` images under ``prefix``, the reference as S3 metadata."""
     uploaded = 0
-    for name, png, digit in digit_images(min(count, 1797)):
+    for name, png, reference in images:
         s3_client.put_object(
             Bucket=bucket,
             Key=f"{prefix}{name}",
             Body=png,
             ContentType="image/png",
-            Metadata={REFERENCE_METADATA_KEY: digit},
+            Metadata={REFERENCE_METADATA_KEY: reference},
         )
         uploaded += 1
-    print(f"Seeded {uploaded} sample images under s3://{bucket}/{prefix}")
+    print(f"Seeded {uploaded} {what} under s3://{bucket}/{prefix}")
     return uploaded
+
+
+def upload_digits(s3_client: Any, bucket: str, prefix: str, count: int) -> int:
+    """Upload ``count`` digits (at most 1,797) under ``prefix``, each with its true digit as metadata."""
+    return upload_pngs(s3_client, bucket, prefix, digit_images(min(count, 1797)), "sample images")
