@@ -322,13 +322,16 @@ class GroundTruthStopLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         self.hook.stop(self.job_name)
         _persist_link(self, context, self.job_name)
         if self.wait_for_completion:
-            self.hook.wait_for_labeling_job(
-                self.job_name,
-                waiter_delay=int(self.waiter_delay),
-                waiter_max_attempts=int(self.waiter_max_attempts),
-                allow_stopped=True,
+            state = self.hook.job_state(
+                self.hook.wait_for_labeling_job(
+                    self.job_name,
+                    waiter_delay=int(self.waiter_delay),
+                    waiter_max_attempts=int(self.waiter_max_attempts),
+                    allow_stopped=True,
+                )
             )
-        state = self.hook.describe(self.job_name)
+        else:
+            state = self.hook.describe(self.job_name)
         return {
             "job_name": self.job_name,
             "status": state.status,
