@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 import pytest
 
 from gt_provider import ledger
+from gt_provider.exceptions import ObjectsTakenError
 from gt_provider.operators.manifest import (
     GroundTruthBuildManifestOperator,
     GroundTruthRecordLabeledObjectsOperator,
@@ -113,6 +114,43 @@ def test_a_failed_runs_claim_is_released_and_offered_again(aws, ledger_uri):
     assert released["released"] == 6
     assert again["objects"] == 6
     assert sorted(ledger.Ledger.parse(aws.get_text(ledger_uri)).claimed_by("adhoc_airflow/next")) == sources
+
+
+def test_a_cleared_run_reclaims_its_manifest_and_refuses_objects_taken_since(aws, ledger_uri):
+    sources = _put_images(aws, 4)
+    arguments = {
+        "manifest_prefix": f"s3://{aws.bucket}/manifests",
+        "source_prefix": f"s3://{aws.bucket}/raw/",
+        "ledger_uri": ledger_uri,
+    }
+    GroundTruthBuildManifestOperator(task_id="build", **arguments).execute({"run_id": "cleared"})
+    GroundTruthReleaseClaimsOperator(task_id="release", ledger_uri=ledger_uri).execute({"run_id": "cleared"})
+
+    again = GroundTruthBuildManifestOperator(task_id="build", **arguments).execute({"run_id": "cleared"})
+    book = ledger.Ledger.parse(aws.get_text(ledger_uri))
+    assert again["objects"] == 4
+    assert sorted(book.claimed_by("adhoc_airflow/cleared")) == sources  # claimed again, invisible to others
+
+    GroundTruthReleaseClaimsOperator(task_id="release", ledger_uri=ledger_uri).execute({"run_id": "cleared"})
+    taker = GroundTruthBuildManifestOperator(task_id="build", **{**arguments, "max_objects": 1})
+    taken = taker.execute({"run_id": "other"})
+    assert taken["objects"] == 1
+    with pytest.raises(ObjectsTakenError, match=r"1 of the 4 objects .* were labeled or claimed by another run"):
+        GroundTruthBuildManifestOperator(task_id="build", **arguments).execute({"run_id": "cleared"})
+    book = ledger.Ledger.parse(aws.get_text(ledger_uri))
+    assert book.claimed_by("adhoc_airflow/cleared") == []  # refused whole: nothing half-claimed
+
+
+def test_a_change_that_changes_nothing_writes_nothing(aws, ledger_uri):
+    s3 = aws.client("s3")
+    s3.put_bucket_versioning(Bucket=aws.bucket, VersioningConfiguration={"Status": "Enabled"})
+    ledger.update_ledger(s3, ledger_uri, lambda book: book.claim(["s3://b/x.png"], "d/r", datetime.now(UTC)))
+
+    released = ledger.update_ledger(s3, ledger_uri, lambda book: book.release("d/nobody"))
+
+    versions = s3.list_object_versions(Bucket=aws.bucket, Prefix="labeling/ledger.jsonl")["Versions"]
+    assert released == 0
+    assert len(versions) == 1  # the release of nothing wrote no second version
 
 
 def test_recording_turns_claims_into_labels_and_releases_what_failed(aws, ledger_uri):

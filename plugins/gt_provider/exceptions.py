@@ -41,6 +41,10 @@ class LabelingJobConflictError(GroundTruthProviderError):
     """A labeling job with the requested name exists and cannot be re-attached to."""
 
 
+class ObjectsTakenError(GroundTruthProviderError):
+    """A run's manifest names objects that another run has labeled or claimed since (the ledger)."""
+
+
 class UnsupportedByBackendError(InvalidLabelingJobConfigError):
     """The labeling backend does not offer a feature the job asks for (a task type, review
     jobs, automated labeling, streaming); raised before anything is created."""

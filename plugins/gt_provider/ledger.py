@@ -87,6 +87,21 @@ class Ledger:
         for source in sources:
             self.entries[source] = {"source": source, "claimed_by": claimant, "claimed_at": at.isoformat()}
 
+    def reclaim(self, sources: Iterable[str], claimant: str, at: datetime) -> list[str]:
+        """Claim again the sources of a manifest ``claimant`` wrote earlier (a cleared or retried run).
+
+        Returns the sources another run has labeled or claimed since ``claimant`` released
+        them, in order; nothing is claimed then, so the caller can refuse the manifest.
+        """
+        sources = list(sources)
+        unavailable = self.unavailable(claimant)
+        taken = [source for source in sources if source in unavailable]
+        if not taken:
+            for source in sources:
+                if self.entries.get(source, {}).get("claimed_by") != claimant:
+                    self.claim([source], claimant, at)
+        return taken
+
     def record(self, sources: Iterable[str], job_name: str, at: datetime, claimant: str | None = None) -> int:
         """Mark ``sources`` labeled by ``job_name``; release ``claimant``'s other claims. Returns how many are new."""
         added = 0
@@ -128,7 +143,10 @@ def update_ledger(client: Any, uri: str, change: Callable[[Ledger], T], *, max_a
     bucket, key = split_s3_uri(uri)
     for attempt in range(max_attempts):
         ledger, etag = read_ledger(client, uri)
+        before = ledger.text() if etag else None
         result = change(ledger)
+        if before is not None and ledger.text() == before:
+            return result  # nothing changed: no write, no new version of the ledger
         condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
         try:
             client.put_object(Bucket=bucket, Key=key, Body=ledger.text().encode("utf-8"), **condition)

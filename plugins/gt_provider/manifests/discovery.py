@@ -110,3 +110,13 @@ def manifest_lines(
 
     with ThreadPoolExecutor(max_workers=METADATA_CONCURRENCY) as pool:
         return list(pool.map(line, chosen))
+
+
+def manifest_sources(manifest: str) -> list[str]:
+    """The sources of a manifest's lines (``source-ref``, or ``source`` for text), as the ledger keys them."""
+    sources = []
+    for line in manifest.splitlines():
+        if line.strip():
+            record = json.loads(line)
+            sources.append(record.get("source-ref", record.get("source")))
+    return sources

@@ -12,7 +12,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider import ledger
-from gt_provider.exceptions import InvalidLabelingJobConfigError
+from gt_provider.exceptions import InvalidLabelingJobConfigError, ObjectsTakenError
 from gt_provider.manifests import discovery
 from gt_provider.manifests.build import manifest_text
 from gt_provider.operators._deprecated import deprecated_names
@@ -122,8 +122,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         uri = f"s3://{bucket}/{key}"
         if self.hook.check_for_key(key, bucket_name=bucket):
             self.log.info("%s exists (a retry of this run): reusing it, not overwriting it", uri)
-            count = sum(1 for line in self.hook.read_key(key, bucket_name=bucket).splitlines() if line.strip())
-            return self._result(uri, count, count, 0)
+            sources = discovery.manifest_sources(self.hook.read_key(key, bucket_name=bucket))
+            self._reclaim(uri, sources, ledger.claimant(self.dag_id, context["run_id"]))
+            return self._result(uri, len(sources), len(sources), 0)
         records = self._candidates(context)
         new, chosen = self._choose(records, ledger.claimant(self.dag_id, context["run_id"]))
         self.log.info(
@@ -172,6 +173,23 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             return choose(ledger.Ledger({}))
         parse_s3_argument(self.ledger_uri, "ledger_uri")
         return ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, choose)
+
+    def _reclaim(self, uri: str, sources: list[str], claimant: str) -> None:
+        """Claim a reused manifest's objects again: a failed try released them, and a cleared run reuses it."""
+        if not self.ledger_uri:
+            return
+        parse_s3_argument(self.ledger_uri, "ledger_uri")
+        taken = ledger.update_ledger(
+            self.hook.get_conn(),
+            self.ledger_uri,
+            lambda book: book.reclaim(sources, claimant, datetime.now(UTC)),
+        )
+        if taken:
+            raise ObjectsTakenError(
+                f"{len(taken)} of the {len(sources)} objects of {uri} were labeled or claimed by another run "
+                f"after this run released them (first: {taken[0]}); labeling them again would pay twice. "
+                f"Delete {uri} to build a fresh manifest for this run, or trigger a new run"
+            )
 
     def _result(self, uri: str, objects: int, new: int, already_labeled: int) -> dict[str, Any]:
         return {
