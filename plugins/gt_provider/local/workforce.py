@@ -16,6 +16,7 @@ import hashlib
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 
@@ -32,7 +33,9 @@ class Answer:
 
     worker: Worker
     content: Any
-    seconds_spent: int
+    seconds_spent: float
+    #: When the worker submitted, where the backend knows it (Label Studio); else the object's time.
+    submitted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
