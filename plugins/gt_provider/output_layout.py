@@ -55,7 +55,7 @@ class OutputJob:
     :param output_type: The task type's output ``type`` (``groundtruth/image-classification``).
     :param simulation: The task type's answers and consolidation.
     :param spec: The labels and the rest consolidation needs.
-    :param lines: The input manifest's lines, by object index.
+    :param lines: The input manifest's lines, by object index (a list, or a mapping when some are absent).
     :param identity: Who the workers are (Cognito on Ground Truth, the server on Label Studio).
     """
 
@@ -65,7 +65,7 @@ class OutputJob:
     output_type: str
     simulation: Simulation
     spec: JobSpec
-    lines: Sequence[Mapping[str, Any]]
+    lines: Sequence[Mapping[str, Any]] | Mapping[int, Mapping[str, Any]]
     identity: Identity
 
     @property
