@@ -24,12 +24,13 @@ trigger talk to this interface only.
 from __future__ import annotations
 
 import abc
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from gt_provider.exceptions import UnsupportedByBackendError
-from gt_provider.status import NON_TERMINAL_STATES, format_progress
+from gt_provider.exceptions import LabelingJobFailedError, UnsupportedByBackendError
+from gt_provider.status import FAILURE_STATES, NON_TERMINAL_STATES, STOPPED_STATES, format_progress, waiting_message
 
 if TYPE_CHECKING:
     from gt_provider.labeling_request import LabelingJobSpec
@@ -152,3 +153,109 @@ class LabelingBackend(abc.ABC):
     @abc.abstractmethod
     def collect(self, job_name: str) -> LabelingJobOutput:
         """Where the job's output (Ground Truth's layout) is."""
+
+
+def check_final_state(
+    state: LabelingJobState, log: logging.Logger | logging.LoggerAdapter, *, allow_stopped: bool = False
+) -> LabelingJobState:
+    """Raise for Failed (and Stopped unless allowed); warn about objects that failed.
+
+    The one place that decides whether an end state is a failure (blocking waits, the
+    triggers' resumption and the sensor alike, on every backend).
+    """
+    if state.status in FAILURE_STATES:
+        raise LabelingJobFailedError(
+            f"Labeling job {state.job_name} failed: {state.failure_reason or 'no reason given'} ({state.progress})"
+        )
+    if state.status in STOPPED_STATES and not allow_stopped:
+        raise LabelingJobFailedError(
+            f"Labeling job {state.job_name} was stopped ({state.progress}); "
+            "pass allow_stopped=True to use its partial output."
+        )
+    failed = state.counters.get("FailedNonRetryableError", 0)
+    if failed:
+        log.warning(
+            "Labeling job %s: %d objects failed labeling and carry a failure-reason in the output manifest",
+            state.job_name,
+            failed,
+        )
+    log.info("Labeling job %s is %s: %s", state.job_name, state.status, state.progress)
+    return state
+
+
+@dataclass(frozen=True)
+class WaitOutcome:
+    """How a wait ended: ``success`` (Completed or Stopped), ``failure`` (Failed), ``error``
+    (the check itself failed) or ``timeout`` (still running after the last check)."""
+
+    status: str
+    message: str | None = None
+    job_status: str | None = None
+
+    def event(self, job_name: str) -> dict[str, Any]:
+        """The trigger event's payload: status and job name, and why when it did not succeed."""
+        payload: dict[str, Any] = {"status": self.status, "job_name": job_name}
+        if self.status == "failure":
+            payload["job_status"] = self.job_status
+        if self.message:
+            payload["message"] = self.message
+        return payload
+
+
+class PollingWait:
+    """The wait loop's decisions for a backend read by ``describe`` (no AWS waiter), blocking or in a trigger.
+
+    The same outcomes as Ground Truth's waiter: ``success`` when the job is Completed or
+    Stopped, ``failure`` when it Failed, ``timeout`` after the last check; progress is
+    logged at each check in the same words.
+    """
+
+    def __init__(
+        self, job_name: str, delay: int, max_attempts: int, log: logging.Logger | logging.LoggerAdapter
+    ) -> None:
+        self.job_name = job_name
+        self.delay = delay
+        self.max_attempts = max_attempts
+        self.log = log
+
+    def attempts(self) -> range:
+        return range(1, self.max_attempts + 1)
+
+    def after_check(self, attempt: int, state: LabelingJobState) -> WaitOutcome | None:
+        """The outcome after one ``describe``, or None to sleep ``delay`` and check again."""
+        if state.status in FAILURE_STATES:
+            return WaitOutcome("failure", message=state.failure_reason, job_status=state.status)
+        if state.terminal:
+            return WaitOutcome("success")
+        description = {"LabelingJobStatus": state.status, "LabelCounters": state.counters}
+        self.log.info(waiting_message(self.job_name, description, attempt, self.max_attempts, self.delay))
+        return None
+
+    def timed_out(self) -> WaitOutcome:
+        return WaitOutcome(
+            "timeout",
+            message=f"Labeling job {self.job_name} was still running after {self.max_attempts} checks "
+            f"{self.delay} s apart; it keeps running. Raise waiter_max_attempts or wait for it with a sensor.",
+        )
+
+
+def wait_by_polling(
+    backend: LabelingBackend,
+    job_name: str,
+    *,
+    delay: int,
+    max_attempts: int,
+    log: logging.Logger | logging.LoggerAdapter,
+    sleep: Any = None,
+) -> LabelingJobState:
+    """Block until the job is terminal, checking every ``delay`` seconds; its last state."""
+    import time
+
+    wait = PollingWait(job_name, delay, max_attempts, log)
+    for attempt in wait.attempts():
+        state = backend.describe(job_name)
+        outcome = wait.after_check(attempt, state)
+        if outcome is not None:
+            return state
+        (sleep or time.sleep)(delay)
+    raise LabelingJobFailedError(wait.timed_out().message)

@@ -22,12 +22,14 @@ from gt_provider.backends import (
     LabelingBackend,
     LabelingJobOutput,
     LabelingJobState,
+    WaitOutcome,
+    check_final_state,
 )
 from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobConflictError, LabelingJobFailedError
 from gt_provider.labeling_request import timestamped_job_name
 from gt_provider.limits import MIN_AUTO_LABELING_OBJECTS
 from gt_provider.s3io import split_s3_uri
-from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress, waiting_message
+from gt_provider.status import format_progress, waiting_message
 from gt_provider.templates import label_category_config, render_worker_template
 
 if TYPE_CHECKING:
@@ -37,16 +39,6 @@ if TYPE_CHECKING:
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "ground_truth.json"
 WAITER_NAME = "labeling_job_complete"
-
-
-@dataclasses.dataclass(frozen=True)
-class WaitOutcome:
-    """How a wait ended: ``success`` (Completed or Stopped), ``failure`` (Failed), ``error``
-    (the check itself failed) or ``timeout`` (still running after the last check)."""
-
-    status: str
-    message: str | None = None
-    job_status: str | None = None
 
 
 class LabelingJobWait:
@@ -337,29 +329,8 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
         return dict(self.check_final_state(self.describe(job_name), allow_stopped=allow_stopped).description)
 
     def check_final_state(self, state: LabelingJobState, *, allow_stopped: bool = False) -> LabelingJobState:
-        """Raise for Failed (and Stopped unless allowed); warn about objects that failed.
-
-        The one place that decides whether an end state is a failure (blocking wait,
-        trigger's resumption and sensor alike).
-        """
-        if state.status in FAILURE_STATES:
-            raise LabelingJobFailedError(
-                f"Labeling job {state.job_name} failed: {state.failure_reason or 'no reason given'} ({state.progress})"
-            )
-        if state.status in STOPPED_STATES and not allow_stopped:
-            raise LabelingJobFailedError(
-                f"Labeling job {state.job_name} was stopped ({state.progress}); "
-                "pass allow_stopped=True to use its partial output."
-            )
-        failed = state.counters.get("FailedNonRetryableError", 0)
-        if failed:
-            self.log.warning(
-                "Labeling job %s: %d objects failed labeling and carry a failure-reason in the output manifest",
-                state.job_name,
-                failed,
-            )
-        self.log.info("Labeling job %s is %s: %s", state.job_name, state.status, state.progress)
-        return state
+        """Raise for Failed (and Stopped unless allowed): :func:`gt_provider.backends.check_final_state`."""
+        return check_final_state(state, self.log, allow_stopped=allow_stopped)
 
     # ------------------------------------------------------------------- S3 I/O
     def upload_text(self, text: str, s3_uri: str) -> str:

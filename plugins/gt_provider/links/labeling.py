@@ -1,8 +1,16 @@
-"""Console links shown on labeling tasks in the Airflow UI."""
+"""Links shown on labeling tasks in the Airflow UI: the job's console page, or its Label Studio project."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.providers.amazon.aws.links.base_aws import BASE_AWS_CONSOLE_LINK, BaseAwsLink
+from airflow.providers.common.compat.sdk import BaseOperatorLink, XCom
+
+if TYPE_CHECKING:
+    from airflow.models import BaseOperator
+    from airflow.providers.common.compat.sdk import TaskInstanceKey
+    from airflow.sdk import Context
 
 
 class GroundTruthLabelingJobLink(BaseAwsLink):
@@ -11,3 +19,20 @@ class GroundTruthLabelingJobLink(BaseAwsLink):
     name = "Labeling Job"
     key = "gt_labeling_job"
     format_str = BASE_AWS_CONSOLE_LINK + "/sagemaker/groundtruth?region={region_name}#/labeling-jobs/details/{job_name}"
+
+
+class LabelStudioProjectLink(BaseOperatorLink):
+    """The labeling job's project in Label Studio (jobs run on the Label Studio backend)."""
+
+    name = "Label Studio Project"
+    key = "gt_label_studio_project"
+
+    def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
+        url = XCom.get_value(key=self.key, ti_key=ti_key)
+        return url if isinstance(url, str) else ""
+
+    @classmethod
+    def persist(cls, context: Context, operator: BaseOperator, url: str) -> None:
+        """Store the project's URL for the link."""
+        if operator.do_xcom_push:
+            context["ti"].xcom_push(key=cls.key, value=url)

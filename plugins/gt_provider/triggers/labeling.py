@@ -77,7 +77,4 @@ class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
                 await asyncio.sleep(self.waiter_delay)
             else:
                 outcome = wait.timed_out()
-        details = {"job_status": outcome.job_status} if outcome.status == "failure" else {}
-        if outcome.message:
-            details["message"] = outcome.message
-        yield TriggerEvent({"status": outcome.status, "job_name": self.job_name, **details})
+        yield TriggerEvent(outcome.event(self.job_name))
