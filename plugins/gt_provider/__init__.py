@@ -14,21 +14,33 @@ def get_provider_info() -> dict[str, object]:
     return {
         "package-name": "gt-provider",
         "name": "Ground Truth",
-        "description": "Amazon SageMaker Ground Truth labeling jobs as scheduled, reliable pipelines.",
+        "description": "Amazon SageMaker Ground Truth labeling jobs (or Label Studio projects) as scheduled, reliable pipelines.",
         "versions": [__version__],
-        "extra-links": ["gt_provider.links.labeling.GroundTruthLabelingJobLink"],
+        "extra-links": [
+            "gt_provider.links.labeling.GroundTruthLabelingJobLink",
+            "gt_provider.links.labeling.LabelStudioProjectLink",
+        ],
+        "connection-types": [
+            {"hook-class-name": "gt_provider.hooks.label_studio.LabelStudioHook", "connection-type": "labelstudio"}
+        ],
         "integrations": [
             {
                 "integration-name": "Amazon SageMaker Ground Truth",
                 "external-doc-url": "https://docs.aws.amazon.com/sagemaker/latest/dg/sms.html",
                 "tags": ["aws"],
-            }
+            },
+            {
+                "integration-name": "Label Studio",
+                "external-doc-url": "https://labelstud.io/guide/",
+                "tags": ["software"],
+            },
         ],
         "hooks": [
             {
                 "integration-name": "Amazon SageMaker Ground Truth",
                 "python-modules": ["gt_provider.hooks.ground_truth"],
-            }
+            },
+            {"integration-name": "Label Studio", "python-modules": ["gt_provider.hooks.label_studio"]},
         ],
         "operators": [
             {
@@ -51,6 +63,7 @@ def get_provider_info() -> dict[str, object]:
             {
                 "integration-name": "Amazon SageMaker Ground Truth",
                 "python-modules": ["gt_provider.triggers.labeling"],
-            }
+            },
+            {"integration-name": "Label Studio", "python-modules": ["gt_provider.triggers.label_studio"]},
         ],
     }

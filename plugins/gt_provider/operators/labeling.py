@@ -12,11 +12,18 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
-from gt_provider.backends import ACTIONS_IF_JOB_EXISTS, IfJobExists, LabelingJobState
+from gt_provider.backends import (
+    ACTIONS_IF_JOB_EXISTS,
+    IfJobExists,
+    LabelingBackend,
+    LabelingJobState,
+    check_final_state,
+    wait_by_polling,
+)
 from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
 from gt_provider.labeling_request import JOB_ARGUMENTS, LabelingJobSpec, default_job_name
-from gt_provider.links.labeling import GroundTruthLabelingJobLink
+from gt_provider.links.labeling import GroundTruthLabelingJobLink, LabelStudioProjectLink
 from gt_provider.s3io import split_s3_uri
 from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
@@ -26,7 +33,9 @@ if TYPE_CHECKING:
 
 #: Spec field -> operator attribute, where they differ (BaseOperator.task_type is Airflow's own).
 _ATTRIBUTES = {"task_type": "ground_truth_task_type"}
-_OPERATOR_ONLY_TEMPLATED = ("audit_of", "waiter_delay", "waiter_max_attempts")
+_OPERATOR_ONLY_TEMPLATED = ("audit_of", "waiter_delay", "waiter_max_attempts", "backend", "label_studio_conn_id")
+#: The labeling backends an operator runs jobs on (``backend=``).
+BACKENDS = ("ground_truth", "label_studio")
 
 
 def _attribute(name: str) -> str:
@@ -73,15 +82,75 @@ def _job_arguments_doc() -> str:
     )
 
 
-def _persist_link(operator: AwsBaseOperator[GroundTruthHook], context: Context, job_name: str) -> None:
-    """The job's console page on the task (both labeling operators)."""
-    GroundTruthLabelingJobLink.persist(
-        context=context,
-        operator=operator,
-        region_name=operator.hook.conn_region_name,
-        aws_partition=operator.hook.conn_partition,
-        job_name=job_name,
-    )
+class _OnABackend:
+    """What both labeling operators share: the backend their ``backend`` names, and its links.
+
+    ``"ground_truth"`` is the operator's own hook (Ground Truth on AWS, or the local one);
+    ``"label_studio"`` a :class:`~gt_provider.hooks.label_studio.LabelStudioHook` on the
+    ``label_studio_conn_id`` connection, with the same ``aws_conn_id`` for S3.
+    """
+
+    backend: str
+    label_studio_conn_id: str
+
+    @property
+    def labeling_backend(self) -> LabelingBackend:
+        if self.backend == "ground_truth":
+            return self.hook  # type: ignore[attr-defined]
+        if self.backend == "label_studio":
+            from gt_provider.hooks.label_studio import LabelStudioHook
+
+            return LabelStudioHook(self.label_studio_conn_id, aws_conn_id=self.aws_conn_id)  # type: ignore[attr-defined]
+        raise InvalidLabelingJobConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
+    def _persist_link(self, context: Context, backend: LabelingBackend, state: LabelingJobState) -> None:
+        """The job's page on the task: the console (Ground Truth) or the project (Label Studio)."""
+        if self.backend == "label_studio":
+            if state.job_arn:
+                LabelStudioProjectLink.persist(context=context, operator=self, url=state.job_arn)  # type: ignore[arg-type]
+            return
+        GroundTruthLabelingJobLink.persist(
+            context=context,
+            operator=self,  # type: ignore[arg-type]
+            region_name=self.hook.conn_region_name,  # type: ignore[attr-defined]
+            aws_partition=self.hook.conn_partition,  # type: ignore[attr-defined]
+            job_name=state.job_name,
+        )
+
+    def _wait(
+        self, backend: LabelingBackend, job_name: str, delay: int, attempts: int, allow_stopped: bool
+    ) -> LabelingJobState:
+        """Block until the job ends (Ground Truth's waiter, or polling ``describe``), then judge its end."""
+        if self.backend == "ground_truth":
+            return self.hook.job_state(  # type: ignore[attr-defined]
+                self.hook.wait_for_labeling_job(  # type: ignore[attr-defined]
+                    job_name, waiter_delay=delay, waiter_max_attempts=attempts, allow_stopped=allow_stopped
+                )
+            )
+        state = wait_by_polling(backend, job_name, delay=delay, max_attempts=attempts, log=self.log)  # type: ignore[attr-defined]
+        return check_final_state(state, self.log, allow_stopped=allow_stopped)  # type: ignore[attr-defined]
+
+    def _trigger(self, job_name: str, delay: int, attempts: int) -> Any:
+        """The trigger that waits for the job in the triggerer."""
+        if self.backend == "label_studio":
+            from gt_provider.triggers.label_studio import LabelStudioProjectTrigger
+
+            return LabelStudioProjectTrigger(
+                job_name=job_name,
+                label_studio_conn_id=self.label_studio_conn_id,
+                aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
+                waiter_delay=delay,
+                waiter_max_attempts=attempts,
+            )
+        return GroundTruthLabelingJobTrigger(
+            job_name=job_name,
+            waiter_delay=delay,
+            waiter_max_attempts=attempts,
+            aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
+            region_name=self.region_name,  # type: ignore[attr-defined]
+            verify=self.verify,  # type: ignore[attr-defined]
+            botocore_config=self.botocore_config,  # type: ignore[attr-defined]
+        )
 
 
 def _audit_source(audit_of: Mapping[str, Any] | None) -> tuple[str | None, str | None]:
@@ -96,7 +165,7 @@ def _audit_source(audit_of: Mapping[str, Any] | None) -> tuple[str | None, str |
     return audit_of["output_manifest_uri"], audit_of["label_attribute_name"]
 
 
-class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
+class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHook]):
     __doc__ = f"""Create a labeling job from high-level arguments, and wait for it.
 
     Every argument is checked against Ground Truth's limits before any AWS call (the input
@@ -130,6 +199,10 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
     :param waiter_max_attempts: Status checks before giving up waiting (default 14,400:
         10 days at the default delay); the job keeps running in AWS. (templated)
     :param allow_stopped: Succeed when the job ends Stopped, with partial output (default False).
+    :param backend: Where the job runs: ``"ground_truth"`` (default: Ground Truth on AWS, or the
+        local one the ``aws`` connection points at) or ``"label_studio"`` (a project on the
+        ``label_studio_conn_id`` server; images, manifests and output stay in S3). (templated)
+    :param label_studio_conn_id: The ``labelstudio`` connection (default ``label_studio_default``). (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials (default ``aws_default``).
     :param region_name: AWS region; default: the connection's.
 
@@ -145,7 +218,7 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         "audit_of": "json",
         **{argument.name: argument.metadata["renderer"] for argument in JOB_ARGUMENTS if argument.metadata["renderer"]},
     }
-    operator_extra_links = (GroundTruthLabelingJobLink(),)
+    operator_extra_links = (GroundTruthLabelingJobLink(), LabelStudioProjectLink())
     ui_color = "#f0e4ff"
 
     @_with_job_arguments
@@ -160,6 +233,8 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         waiter_delay: int = 60,
         waiter_max_attempts: int = 14_400,
         allow_stopped: bool = False,
+        backend: str = "ground_truth",
+        label_studio_conn_id: str = "label_studio_default",
         **kwargs: Any,
     ) -> None:
         job_arguments = {argument.name: kwargs.pop(argument.name, None) for argument in JOB_ARGUMENTS}
@@ -180,6 +255,8 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
         self.allow_stopped = allow_stopped
+        self.backend = backend
+        self.label_studio_conn_id = label_studio_conn_id
         self._started_job_name: str | None = None
 
     def build_spec(self, context: Context) -> LabelingJobSpec:
@@ -198,34 +275,18 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         return LabelingJobSpec(**arguments, audit_label_attribute_name=audited_attribute)
 
     def execute(self, context: Context) -> dict[str, Any]:
-        attached = self.hook.create_or_attach(self.build_spec(context), if_exists=self.action_if_job_exists)
+        backend = self.labeling_backend
+        attached = backend.create_or_attach(self.build_spec(context), if_exists=self.action_if_job_exists)
         spec = attached.spec
         self._started_job_name = spec.job_name
-        _persist_link(self, context, spec.job_name)
+        self._persist_link(context, backend, attached.state)
+        delay, attempts = int(self.waiter_delay), int(self.waiter_max_attempts)
         if self.deferrable:
-            self.defer(
-                trigger=GroundTruthLabelingJobTrigger(
-                    job_name=spec.job_name,
-                    waiter_delay=int(self.waiter_delay),
-                    waiter_max_attempts=int(self.waiter_max_attempts),
-                    aws_conn_id=self.aws_conn_id,
-                    region_name=self.region_name,
-                    verify=self.verify,
-                    botocore_config=self.botocore_config,
-                ),
-                method_name="execute_complete",
-            )
-        state = attached.state
-        if self.wait_for_completion:
-            state = self.hook.job_state(
-                self.hook.wait_for_labeling_job(
-                    spec.job_name,
-                    waiter_delay=int(self.waiter_delay),
-                    waiter_max_attempts=int(self.waiter_max_attempts),
-                    allow_stopped=self.allow_stopped,
-                )
-            )
-        return self.result(spec, state)
+            self.defer(trigger=self._trigger(spec.job_name, delay, attempts), method_name="execute_complete")
+        if not self.wait_for_completion:
+            return self.result(spec, attached.state)
+        state = self._wait(backend, spec.job_name, delay, attempts, self.allow_stopped)
+        return self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri)
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired; may run on another worker, so only the event is trusted."""
@@ -243,13 +304,14 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         if event["status"] in ("error", "timeout"):
             raise LabelingJobFailedError(event.get("message", f"Waiting for labeling job {spec.job_name} failed"))
         self._started_job_name = spec.job_name
-        state = self.hook.check_final_state(self.hook.describe(spec.job_name), allow_stopped=self.allow_stopped)
-        return self.result(spec, state)
+        backend = self.labeling_backend
+        state = check_final_state(backend.describe(spec.job_name), self.log, allow_stopped=self.allow_stopped)
+        return self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri)
 
     def on_kill(self) -> None:
         """Stop the job this task started or re-attached to, so a killed task stops the bill."""
         if self.stop_on_kill and self._started_job_name:
-            self.hook.stop(self._started_job_name)
+            self.labeling_backend.stop(self._started_job_name)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Lineage: the input manifest goes in, the output augmented manifest comes out."""
@@ -270,8 +332,10 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         )
 
     @staticmethod
-    def result(spec: LabelingJobSpec, state: LabelingJobState) -> dict[str, Any]:
-        """The small dict this operator returns (and pushes to XCom)."""
+    def result(
+        spec: LabelingJobSpec, state: LabelingJobState, output_manifest_uri: str | None = None
+    ) -> dict[str, Any]:
+        """The small dict this operator returns (and pushes to XCom); the output manifest once collected."""
         return {
             "job_name": spec.job_name,
             "labeling_job_arn": state.job_arn,
@@ -280,27 +344,32 @@ class GroundTruthLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
             "label_attribute_name": spec.label_attribute_name,
             "input_manifest_uri": spec.input_manifest_uri,
             "output_path": spec.output_path,
-            "output_manifest_uri": state.output_manifest_uri or spec.output_manifest_uri,
+            "output_manifest_uri": output_manifest_uri or state.output_manifest_uri or spec.output_manifest_uri,
             "label_counters": dict(state.counters),
         }
 
 
-class GroundTruthStopLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
+class GroundTruthStopLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHook]):
     """Stop a labeling job; what was labeled so far stays in its (partial) output manifest.
 
     :param job_name: The labeling job to stop. (templated)
     :param wait_for_completion: Wait until the job is Stopped (default True).
     :param waiter_delay: Seconds between status checks (default 30). (templated)
     :param waiter_max_attempts: Status checks before giving up waiting (default 120). (templated)
+    :param backend: ``"ground_truth"`` (default) or ``"label_studio"``, as for the labeling operator. (templated)
+    :param label_studio_conn_id: The ``labelstudio`` connection (default ``label_studio_default``). (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials (default ``aws_default``).
     :param region_name: AWS region; default: the connection's.
 
-    :return: ``{"job_name", "status", "label_counters", "output_manifest_uri"}``
+    :return: ``{"job_name", "status", "label_counters", "output_manifest_uri"}``; the output
+        manifest (what was labeled before the stop) once the job is Stopped.
     """
 
     aws_hook_class = GroundTruthHook
-    template_fields: Sequence[str] = aws_template_fields("job_name", "waiter_delay", "waiter_max_attempts")
-    operator_extra_links = (GroundTruthLabelingJobLink(),)
+    template_fields: Sequence[str] = aws_template_fields(
+        "job_name", "waiter_delay", "waiter_max_attempts", "backend", "label_studio_conn_id"
+    )
+    operator_extra_links = (GroundTruthLabelingJobLink(), LabelStudioProjectLink())
     ui_color = "#f0e4ff"
 
     def __init__(
@@ -310,6 +379,8 @@ class GroundTruthStopLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         wait_for_completion: bool = True,
         waiter_delay: int = 30,
         waiter_max_attempts: int = 120,
+        backend: str = "ground_truth",
+        label_studio_conn_id: str = "label_studio_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -317,24 +388,19 @@ class GroundTruthStopLabelingJobOperator(AwsBaseOperator[GroundTruthHook]):
         self.wait_for_completion = wait_for_completion
         self.waiter_delay = waiter_delay
         self.waiter_max_attempts = waiter_max_attempts
+        self.backend = backend
+        self.label_studio_conn_id = label_studio_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
-        self.hook.stop(self.job_name)
-        _persist_link(self, context, self.job_name)
+        backend = self.labeling_backend
+        backend.stop(self.job_name)
+        state = backend.describe(self.job_name)
+        self._persist_link(context, backend, state)
         if self.wait_for_completion:
-            state = self.hook.job_state(
-                self.hook.wait_for_labeling_job(
-                    self.job_name,
-                    waiter_delay=int(self.waiter_delay),
-                    waiter_max_attempts=int(self.waiter_max_attempts),
-                    allow_stopped=True,
-                )
-            )
-        else:
-            state = self.hook.describe(self.job_name)
+            state = self._wait(backend, self.job_name, int(self.waiter_delay), int(self.waiter_max_attempts), True)
         return {
             "job_name": self.job_name,
             "status": state.status,
             "label_counters": dict(state.counters),
-            "output_manifest_uri": (state.description.get("LabelingJobOutput") or {}).get("OutputDatasetS3Uri"),
+            "output_manifest_uri": backend.collect(self.job_name).output_manifest_uri if state.terminal else None,
         }
