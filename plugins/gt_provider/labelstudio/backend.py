@@ -81,6 +81,22 @@ def project_title(job_name: str) -> str:
     return f"{job_name[: TITLE_LENGTH - 9]}-{hashlib.sha256(job_name.encode()).hexdigest()[:8]}"
 
 
+def job_record(project: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The labeling job a project runs, from its description; None for a project gt_provider did not create."""
+    match = _MARKER_LINE.search(project.get("description") or "")
+    return None if match is None else json.loads(match.group(1))
+
+
+def job_spec(record: Mapping[str, Any]) -> JobSpec:
+    """What the task type's consolidation (and a simulated annotator) needs to know of the job."""
+    return JobSpec(
+        name=record["job_name"],
+        task_type=task_types.get_task_type(record["task_type"]),
+        labels=tuple(record["labels"]),
+        label_entries=tuple(record["label_entries"]),
+    )
+
+
 def _job_record(spec: Any) -> dict[str, Any]:
     return {
         "job_name": spec.job_name,
@@ -214,13 +230,13 @@ class LabelStudioBackend(LabelingBackend):
         )
 
     def _record(self, project: Mapping[str, Any]) -> dict[str, Any]:
-        match = _MARKER_LINE.search(project.get("description") or "")
-        if match is None:
+        record = job_record(project)
+        if record is None:
             raise LabelingJobConflictError(
                 f"{self.client.origin}: project {project['id']} ({project.get('title')!r}) was not created by "
                 "gt_provider (its description has no job record); rename it or give this task another job_name"
             )
-        return json.loads(match.group(1))
+        return record
 
     def _project(self, job_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
         project = self.client.find_project(project_title(job_name))
@@ -338,12 +354,7 @@ class LabelStudioBackend(LabelingBackend):
             label_attribute_name=record["label_attribute_name"],
             output_type=info.output_type,  # type: ignore[arg-type]
             simulation=SIMULATIONS[info.name],
-            spec=JobSpec(
-                name=record["job_name"],
-                task_type=info,
-                labels=tuple(record["labels"]),
-                label_entries=tuple(record["label_entries"]),
-            ),
+            spec=job_spec(record),
             lines=(),
             identity=Identity("LabelStudio", self.client.url),
         )
@@ -437,17 +448,18 @@ def _kept_annotations(
     for annotation in sorted(annotations, key=lambda annotation: annotation["created_at"]):
         if annotation.get("was_cancelled") or (stopped_at and _time(annotation["created_at"]) > stopped_at):
             continue
-        latest[_user_id(annotation)] = annotation
+        latest[annotator_id(annotation)] = annotation
     return sorted(latest.values(), key=lambda annotation: annotation["created_at"])[:wanted]
 
 
-def _user_id(annotation: Mapping[str, Any]) -> Any:
+def annotator_id(annotation: Mapping[str, Any]) -> Any:
+    """The Label Studio user who made an annotation (exports give an id, or the user)."""
     user = annotation.get("completed_by")
     return user.get("id") if isinstance(user, Mapping) else user
 
 
 def _worker(annotation: Mapping[str, Any]) -> Worker:
-    user = _user_id(annotation)
+    user = annotator_id(annotation)
     return Worker(worker_id=f"labelstudio.{user}", sub=str(user), accuracy=0.0)
 
 
@@ -456,4 +468,11 @@ def _time(text: str) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-__all__ = ["LabelStudioBackend", "LabelStudioError", "LabelStudioNotFoundError", "project_title"]
+__all__ = [
+    "LabelStudioBackend",
+    "LabelStudioError",
+    "LabelStudioNotFoundError",
+    "job_record",
+    "job_spec",
+    "project_title",
+]

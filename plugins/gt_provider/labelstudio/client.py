@@ -100,22 +100,22 @@ class LabelStudioClient:
     def whoami(self) -> dict[str, Any]:
         return self.request("GET", "/api/current-user/whoami", "checking the token")
 
-    def find_project(self, title: str) -> dict[str, Any] | None:
-        """The project titled ``title`` exactly (the newest one, should there be several), or None."""
-        found = []
+    def projects(self, **filters: Any) -> list[dict[str, Any]]:
+        """Every project the token sees (matching ``filters``, e.g. ``title=``), all pages."""
+        found: list[dict[str, Any]] = []
         page = 1
         while True:
             answer = self.request(
-                "GET",
-                "/api/projects",
-                f"looking for project {title!r}",
-                params={"title": title, "page": page, "page_size": 100},
+                "GET", "/api/projects", "listing projects", params={**filters, "page": page, "page_size": 100}
             )
-            projects = answer.get("results", []) if isinstance(answer, dict) else answer
-            found += [project for project in projects if project.get("title") == title]
+            found += answer.get("results", []) if isinstance(answer, dict) else answer
             if not isinstance(answer, dict) or not answer.get("next"):
-                break
+                return found
             page += 1
+
+    def find_project(self, title: str) -> dict[str, Any] | None:
+        """The project titled ``title`` exactly (the newest one, should there be several), or None."""
+        found = [project for project in self.projects(title=title) if project.get("title") == title]
         return max(found, key=lambda project: project["id"]) if found else None
 
     def project(self, project_id: int) -> dict[str, Any]:
