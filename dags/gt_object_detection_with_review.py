@@ -99,6 +99,7 @@ def check_params(review_type: str, labels: list[str], settings: dict[str, str]) 
     check_run_settings(
         label_task_types=("BoundingBox", review_type) if review["labels"] is None else ("BoundingBox",),
         labels=labels,
+        backend_task_types=("BoundingBox", review_type),
         **settings,
         what="the labeling jobs",
     )

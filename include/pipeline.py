@@ -6,7 +6,8 @@ so it stays light: boto3, numpy, PIL and scikit-learn are imported inside tasks 
 (``tests/dags/test_dagbag.py`` checks).
 
 Settings are Airflow Variables read when a task runs (Jinja), never at parse time:
-``gt_bucket``, ``gt_role_arn``, ``gt_workteam_arn`` (the form's ``workteam_arn`` wins).
+``gt_bucket``, ``gt_role_arn``, ``gt_workteam_arn`` (the form's ``workteam_arn`` wins),
+``gt_labeling_backend`` (``ground_truth`` or ``label_studio``; the form's ``backend`` wins).
 The environment sets ``GT_POLL_SECONDS`` (how often waits poll AWS, default 60) and
 ``GT_RETRY_DELAY_SECONDS`` (default 60), read when a DAG file is parsed.
 """
@@ -29,13 +30,16 @@ WORKTEAM_ARN = (
     "{{ params.workteam_arn or var.value.get('gt_workteam_arn', "
     "'arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/gt-local-team') }}"
 )
+#: The form's labeling backend, or else the Variable, or else Ground Truth.
+BACKEND = "{{ params.backend or var.value.get('gt_labeling_backend', 'ground_truth') }}"
 #: What ``check_params`` checks besides the labels: the form's workteam field, and the
-#: workteam, role and bucket the run will use (Variables the form cannot see).
+#: workteam, role, bucket and backend the run will use (Variables the form cannot see).
 RUN_SETTINGS = {
     "form_workteam_arn": "{{ params.workteam_arn }}",
     "workteam_arn": WORKTEAM_ARN,
     "role_arn": ROLE_ARN,
     "bucket": BUCKET,
+    "backend": BACKEND,
 }
 MANIFEST_PREFIX = f"s3://{BUCKET}/labeling/manifests"
 LABELING_OUTPUT = f"s3://{BUCKET}/labeling/output"
@@ -97,10 +101,12 @@ def labeling_job_arguments() -> dict[str, Any]:
     """The arguments every ``GroundTruthLabelingJobOperator`` of the examples shares.
 
     Output under ``labeling/output``, the form's workteam (or the Variable), the role, the
-    form's workers per object, and a wait **deferred** to the triggerer: no worker slot is
-    held while people label.
+    form's workers per object, the form's backend (or the ``gt_labeling_backend`` Variable,
+    or Ground Truth), and a wait **deferred** to the triggerer: no worker slot is held while
+    people label.
     """
     return {
+        "backend": BACKEND,
         "output_path": LABELING_OUTPUT,
         "workteam_arn": WORKTEAM_ARN,
         "role_arn": ROLE_ARN,

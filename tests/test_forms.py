@@ -75,3 +75,43 @@ def test_settings_problems_name_the_field_or_variable_to_fix():
         )
         == []
     )
+
+
+def test_the_backend_field_takes_the_backends_or_empty():
+    param = _params()["backend"]
+    assert [param.resolve(value) for value in (None, "ground_truth", "label_studio")] == [
+        None,
+        "ground_truth",
+        "label_studio",
+    ]
+    with pytest.raises(ParamValidationError):
+        param.resolve("labelbox")
+
+
+@pytest.mark.parametrize(
+    ("backend", "task_types", "expected"),
+    [
+        ("label_studio", ["BoundingBox"], []),
+        (
+            "label_studio",
+            ["BoundingBox", "VerificationBoundingBox"],
+            ["Label Studio cannot run VerificationBoundingBox"],
+        ),
+        ("labelbox", ["BoundingBox"], ["'labelbox' is not one of ground_truth, label_studio"]),
+        ("ground_truth", ["BoundingBox", "VerificationBoundingBox"], []),
+    ],
+)
+def test_settings_problems_name_what_the_backend_cannot_run(backend, task_types, expected):
+    problems = settings_problems(
+        label_task_types=["BoundingBox"],
+        labels=["cat", "dog"],
+        form_workteam_arn=PRIVATE,
+        workteam_arn=PRIVATE,
+        role_arn=ROLE,
+        bucket="gt-bucket",
+        backend=backend,
+        backend_task_types=task_types,
+    )
+    assert len(problems) == len(expected)
+    for problem, words in zip(problems, expected, strict=True):
+        assert words in problem and "param 'backend'" in problem

@@ -35,6 +35,9 @@ from gt_provider.status import FAILURE_STATES, NON_TERMINAL_STATES, STOPPED_STAT
 if TYPE_CHECKING:
     from gt_provider.labeling_request import LabelingJobSpec
 
+#: The backends a labeling operator runs jobs on (its ``backend`` argument; the DAGs' ``backend`` param).
+BACKENDS: tuple[str, ...] = ("ground_truth", "label_studio")
+
 #: What ``create_or_attach`` does when a job of the spec's name exists already.
 IfJobExists = Literal["reattach", "fail", "timestamp"]
 ACTIONS_IF_JOB_EXISTS: tuple[str, ...] = ("reattach", "fail", "timestamp")

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from airflow.sdk import Param
 
 from gt_provider import limits, task_types
+from gt_provider.backends import BACKENDS
 from gt_provider.exceptions import InvalidLabelingJobConfigError
 from gt_provider.labeling_request import JOB_ARGUMENTS, check_workteam_arn
 from gt_provider.s3io import BUCKET_PATTERN
@@ -56,6 +57,15 @@ def labeling_params(
             uniqueItems=True,
             title="Labels",
             description=f"The classes workers choose from ({min_labels} to {max_labels}).",
+        ),
+        "backend": Param(
+            None,
+            type=["null", "string"],
+            enum=[None, *BACKENDS],
+            title="Labeling backend",
+            description="ground_truth: Ground Truth on AWS, or the local one the aws connection points at. "
+            "label_studio: a project on the label_studio_default connection's Label Studio server, where "
+            "people label without AWS. Empty uses the gt_labeling_backend Variable, else ground_truth.",
         ),
         "workteam_arn": Param(
             "",
@@ -104,9 +114,15 @@ def settings_problems(
     workteam_arn: str,
     role_arn: str,
     bucket: str,
+    backend: str = "ground_truth",
+    backend_task_types: Sequence[str] | None = None,
 ) -> list[str]:
-    """What is wrong with a run's settings, one sentence per problem naming the param or Variable."""
-    problems: list[str] = []
+    """What is wrong with a run's settings, one sentence per problem naming the param or Variable.
+
+    ``backend_task_types`` are the task types the run starts jobs of, when they are more
+    than ``label_task_types`` (the types whose labels come from the form).
+    """
+    problems: list[str] = _backend_problems(backend, backend_task_types or label_task_types)
     for name in label_task_types:
         info = task_types.get_task_type(name)
         where = f"param 'labels' ({name})" if len(label_task_types) > 1 else "param 'labels'"
@@ -123,6 +139,22 @@ def settings_problems(
     return problems
 
 
+def _backend_problems(backend: str, label_task_types: Sequence[str]) -> list[str]:
+    """The backend named, and able to run every task type of the run (asked before anything is created)."""
+    if backend not in BACKENDS:
+        return [f"param 'backend' (or Variable 'gt_labeling_backend'): {backend!r} is not one of {', '.join(BACKENDS)}"]
+    if backend != "label_studio":
+        return []
+    from gt_provider.labelstudio.codecs import CAPABILITIES
+
+    runs = sorted(CAPABILITIES.task_types or ())
+    return [
+        f"param 'backend': Label Studio cannot run {name} jobs (it runs {', '.join(runs)})"
+        for name in label_task_types
+        if name not in runs
+    ]
+
+
 def check_run_settings(
     *,
     label_task_types: Sequence[str],
@@ -131,6 +163,8 @@ def check_run_settings(
     workteam_arn: str,
     role_arn: str,
     bucket: str,
+    backend: str = "ground_truth",
+    backend_task_types: Sequence[str] | None = None,
     what: str = "a labeling job",
 ) -> None:
     """A labeling DAG's first task: fail (see :func:`fail_on`) on any :func:`settings_problems`."""
@@ -142,10 +176,13 @@ def check_run_settings(
             workteam_arn=workteam_arn,
             role_arn=role_arn,
             bucket=bucket,
+            backend=backend,
+            backend_task_types=backend_task_types,
         ),
         what,
     )
-    print(f"{', then '.join(label_task_types)} with labels {list(labels)} on {workteam_arn}")
+    on = workteam_arn if backend == "ground_truth" else "Label Studio (connection label_studio_default)"
+    print(f"{', then '.join(label_task_types)} with labels {list(labels)} on {on}")
 
 
 def fail_on(problems: Sequence[str], what: str = "a labeling job") -> None:

@@ -14,6 +14,7 @@ from airflow.providers.common.compat.sdk import conf
 
 from gt_provider.backends import (
     ACTIONS_IF_JOB_EXISTS,
+    BACKENDS,
     IfJobExists,
     LabelingBackend,
     LabelingJobState,
@@ -34,8 +35,6 @@ if TYPE_CHECKING:
 #: Spec field -> operator attribute, where they differ (BaseOperator.task_type is Airflow's own).
 _ATTRIBUTES = {"task_type": "ground_truth_task_type"}
 _OPERATOR_ONLY_TEMPLATED = ("audit_of", "waiter_delay", "waiter_max_attempts", "backend", "label_studio_conn_id")
-#: The labeling backends an operator runs jobs on (``backend=``).
-BACKENDS = ("ground_truth", "label_studio")
 
 
 def _attribute(name: str) -> str:
