@@ -84,7 +84,9 @@ def test_a_single_label_annotation_needs_exactly_one_choice():
         codec.answer(results, spec, None)
 
 
-@pytest.mark.parametrize("task_type", ["VideoObjectDetection", "3DPointCloudObjectDetection", "VerificationBoundingBox"])
+@pytest.mark.parametrize(
+    "task_type", ["VideoObjectDetection", "3DPointCloudObjectDetection", "VerificationBoundingBox"]
+)
 def test_what_label_studio_cannot_run_is_named_before_anything_is_created(task_type):
     class Spec:
         job_name = "job-1"
