@@ -13,10 +13,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -82,13 +83,11 @@ def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> No
         fetch=fetch,
         interval=args.interval,
     )
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the sweeps
         team.run()
-    except KeyboardInterrupt:
-        pass
 
 
-def _s3_fetch(endpoint_url: str | None):  # type: ignore[no-untyped-def]
+def _s3_fetch(endpoint_url: str | None) -> Callable[[str], bytes | None]:
     import boto3
 
     from gt_provider.s3io import split_s3_uri
