@@ -16,12 +16,14 @@ export PYTHONPATH := $(CURDIR)
 # The demo polls every few seconds; a real deployment keeps the DAG's defaults.
 DEMO_ENV := GT_POLL_SECONDS=2
 
-.PHONY: help install demo test stack-test lint format providers clean
+.PHONY: help install demo test stack-test lint format providers clean labelstudio labelstudio-stop
 
 help:
 	@echo "make demo   - label sample digits and train a model on the embedded local AWS"
 	@echo "make test   - run the test suite (local AWS on a free port, real boto3, dag.test())"
 	@echo "make lint   - ruff"
+	@echo "make labelstudio      - install Label Studio in .labelstudio-venv and start it on 127.0.0.1 (LS_PORT=...)"
+	@echo "make labelstudio-stop - stop it by its PID"
 
 $(INSTALLED): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +63,14 @@ format: $(INSTALLED)
 
 providers: $(AIRFLOW_HOME)/airflow.db
 	$(BIN)/airflow providers list
+
+# Label Studio in its own virtualenv (its Django pins conflict with Airflow's), headless on
+# 127.0.0.1, data in .labelstudio/ (git-ignored); prints the URL, the login and the token.
+labelstudio: $(INSTALLED)
+	$(BIN)/python -m gt_provider.labelstudio start $(if $(LS_PORT),--port $(LS_PORT))
+
+labelstudio-stop: $(INSTALLED)
+	$(BIN)/python -m gt_provider.labelstudio stop
 
 clean:
 	rm -rf $(AIRFLOW_HOME)
