@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from gt_provider.labelstudio.client import LabelStudioClient
-from gt_provider.labelstudio.simulate import AnnotatorTeam
+from gt_provider.labelstudio.simulate import AnnotatorTeam, s3_fetch
 from tests.e2e.helpers import example_dag
 
 pytestmark = [
@@ -28,12 +28,7 @@ pytestmark = [
 
 @pytest.fixture
 def annotator_team(aws, label_studio, label_studio_annotators) -> Iterator[AnnotatorTeam]:
-    s3 = aws.client("s3")
-
-    def fetch(uri: str) -> bytes | None:
-        bucket, key = uri.removeprefix("s3://").split("/", 1)
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-
+    fetch = s3_fetch(aws.client("s3"))
     team = AnnotatorTeam(label_studio.url, label_studio.token, label_studio_annotators, fetch=fetch, interval=1).start()
     yield team
     team.stop()

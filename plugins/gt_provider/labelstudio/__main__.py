@@ -17,7 +17,7 @@ import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import quote
 
@@ -71,11 +71,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> None:
-    from gt_provider.labelstudio.simulate import AnnotatorTeam, with_accuracies
+    import boto3
+
+    from gt_provider.labelstudio.simulate import AnnotatorTeam, s3_fetch, with_accuracies
     from gt_provider.labelstudio.users import create_annotators
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    fetch = _s3_fetch(args.endpoint_url)
+    fetch = s3_fetch(boto3.client("s3", endpoint_url=args.endpoint_url))
     team = AnnotatorTeam(
         running.url,
         running.token,
@@ -85,23 +87,6 @@ def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> No
     )
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the sweeps
         team.run()
-
-
-def _s3_fetch(endpoint_url: str | None) -> Callable[[str], bytes | None]:
-    import boto3
-
-    from gt_provider.s3io import split_s3_uri
-
-    client = boto3.client("s3", endpoint_url=endpoint_url)
-
-    def fetch(uri: str) -> bytes | None:
-        bucket, key = split_s3_uri(uri)
-        try:
-            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
-        except client.exceptions.NoSuchKey:
-            return None
-
-    return fetch
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from gt_provider.labelstudio.client import LabelStudioClient
 from gt_provider.labelstudio.codecs import CODECS, INDEX_KEY, LINE_KEY
 from gt_provider.local.annotations import SIMULATIONS, ObjectSource, ReferenceFormatError
 from gt_provider.local.workforce import Worker
+from gt_provider.s3io import split_s3_uri
 
 #: Accuracies of the simulated annotators, cycled (as the local Ground Truth's workers').
 DEFAULT_ACCURACIES = (0.95, 0.85, 0.75)
@@ -183,3 +184,16 @@ class AnnotatorTeam:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30)
+
+
+def s3_fetch(client: Any) -> Callable[[str], bytes | None]:
+    """An annotator's ``fetch``: the object at an S3 URI through a boto3 S3 client, ``None`` when it is missing."""
+
+    def fetch(uri: str) -> bytes | None:
+        bucket, key = split_s3_uri(uri)
+        try:
+            return client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except client.exceptions.NoSuchKey:
+            return None
+
+    return fetch
