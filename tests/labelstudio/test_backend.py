@@ -90,6 +90,29 @@ def test_a_job_runs_as_a_project_and_comes_back_in_ground_truths_layout(aws, lab
     assert all(answer["timeSpentInSeconds"] > 0 for answer in answers)
 
 
+def test_tasks_label_studio_left_unfinished_are_counted_from_their_annotations(
+    aws, label_studio, label_studio_annotators
+):
+    # Label Studio recomputes a task's is_labeled when an annotation is saved; two saves of one
+    # task at the same moment can both count before the other commits and leave it False for
+    # good (seen in the DAG run: 39/40 for 12 minutes). PATCHing is_labeled back to False on
+    # the real server puts the project in exactly that state, every time.
+    hook = LabelStudioHook()
+    manifest, _ = _manifest(aws, "ls-stale", 4)
+    hook.create_or_attach(_spec(aws, "ls-stale", manifest, workers_per_object=2))
+    project = hook.client.find_project("ls-stale")
+    annotate_project(label_studio.url, hook.client, project["id"], label_studio_annotators)
+    for task in hook.client.tasks(project["id"])[:2]:
+        hook.client.request(
+            "PATCH", f"/api/tasks/{task['id']}", "marking a task unfinished", json={"is_labeled": False}
+        )
+
+    state = hook.describe("ls-stale")
+
+    assert hook.client.project(project["id"])["finished_task_number"] == 2  # Label Studio's own counter
+    assert state.status == "Completed" and state.counters["TotalLabeled"] == 4 and state.progress.startswith("4/4")
+
+
 def test_a_different_request_under_the_same_name_is_refused_naming_the_difference(aws, label_studio):
     hook = LabelStudioHook()
     manifest, _ = _manifest(aws, "ls-conflict", 2)

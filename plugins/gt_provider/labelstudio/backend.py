@@ -8,8 +8,11 @@
   lines that are missing (each task carries its manifest line and index).
 - **describe**: the project's own counters -- ``finished_task_number`` tasks have the
   ``maximum_annotations`` (= workers per object) annotations they need -- in the one
-  progress shape; Completed when every task is finished. A project deleted or emptied
-  while a job waits is Failed, with the reason.
+  progress shape; Completed when every task is finished. Label Studio recomputes a task's
+  finished flag on each annotation save, so two annotators submitting one task at the same
+  moment can leave it unset for good; when the counter is short but the project holds
+  enough annotations for every task, the tasks are counted from their annotations. A
+  project deleted or emptied while a job waits is Failed, with the reason.
 - **stop**: the project is marked stopped (and unpublished); annotations made after the
   stop are not collected, so what was labeled at the stop is the job's output.
 - **collect**: the export's annotations, consolidated with the local Ground Truth's
@@ -264,7 +267,7 @@ class LabelStudioBackend(LabelingBackend):
     def _state(self, project: Mapping[str, Any], record: Mapping[str, Any]) -> LabelingJobState:
         total = int(record.get("tasks") or 0)
         present = int(project.get("task_number") or 0)
-        finished = min(int(project.get("finished_task_number") or 0), total)
+        finished = self._finished(project, record, total)
         counters = {
             "TotalLabeled": finished,
             "HumanLabeled": finished,
@@ -299,6 +302,37 @@ class LabelStudioBackend(LabelingBackend):
         )
 
     # -------------------------------------------------------------------- tasks
+    def _finished(self, project: Mapping[str, Any], record: Mapping[str, Any], total: int) -> int:
+        """Tasks with every annotation they need: Label Studio's counter, checked against the annotations.
+
+        The counter comes from each task's ``is_labeled``, which Label Studio recomputes by
+        counting annotations when one is saved: saves of the same task that overlap (two
+        people submitting at once) each count before the other commits, and the task stays
+        unfinished although it has all its annotations. Only when the counter is short and the
+        project has ``total * workers_per_object`` annotations or more are the tasks counted
+        from the export, one annotation per annotator, as collect consolidates them.
+        """
+        finished = min(int(project.get("finished_task_number") or 0), total)
+        wanted = int(record.get("workers_per_object") or 1)
+        if finished >= total or int(project.get("total_annotations_number") or 0) < total * wanted:
+            return finished
+        stopped_at = _time(record["stopped_at"]) if record.get("stopped_at") else None
+        counted = sum(
+            1
+            for task in self.client.export(project["id"])
+            if task["data"].get(INDEX_KEY) is not None
+            and len(_kept_annotations(task.get("annotations") or [], stopped_at, wanted)) >= wanted
+        )
+        if counted > finished:
+            self.log.info(
+                "%s: Label Studio counts %d finished tasks, their annotations %d (its counter missed "
+                "annotations saved at the same moment)",
+                record["job_name"],
+                finished,
+                counted,
+            )
+        return min(max(finished, counted), total)
+
     def _read_manifest(self, spec: Any) -> list[dict[str, Any]]:
         """The input manifest's lines, checked against the task type's limit before anything is created."""
         bucket, key = split_s3_uri(spec.input_manifest_uri)

@@ -74,7 +74,8 @@ def annotate_project(
 
     Each task gets ``maximum_annotations`` distinct annotators (chosen per task by a seeded
     draw, so a run is reproducible); an annotator who annotated a task already is not asked
-    again. ``limit`` stops after that many annotations (a job stopped half-way, in tests).
+    again. A task's annotators answer in turn (``threads`` tasks at a time). ``limit`` stops
+    after that many annotations (a job stopped half-way, in tests).
     """
     project = admin.project(project_id)
     record = job_record(project)
@@ -85,7 +86,7 @@ def annotate_project(
         raise ValueError(f"project {project_id} needs {wanted} annotators per task; the team has {len(annotators)}")
     spec, simulation, codec = job_spec(record), SIMULATIONS[record["task_type"]], CODECS[record["task_type"]]
     clients = {a.user_id: LabelStudioClient(url, a.token, where=f"annotator {a.user_id}") for a in annotators}
-    work = []
+    work: list[tuple[dict[str, Any], int, list[tuple[SimulatedAnnotator, float]]]] = []
     for task in admin.export(project_id):
         index = task["data"].get(INDEX_KEY)
         if index is None:
@@ -99,30 +100,37 @@ def annotate_project(
             continue
         rng = random.Random(hashlib.sha256(f"{record['job_name']}/{index}".encode()).digest())
         free = [a for a in annotators if a.user_id not in done]
-        for annotator in rng.sample(free, wanted - len(done)):
-            work.append((task, index, annotator, rng.random()))
-    if limit is not None:
-        work = work[:limit]
+        work.append((task, index, [(annotator, rng.random()) for annotator in rng.sample(free, wanted - len(done))]))
+    if limit is not None:  # the first ``limit`` annotations, task by task
+        kept, left = [], limit
+        for task, index, turns in work:
+            if left > 0:
+                kept.append((task, index, turns[:left]))
+                left -= len(turns[:left])
+        work = kept
 
-    def post(item: tuple[dict[str, Any], int, SimulatedAnnotator, float]) -> None:
-        task, index, annotator, seed = item
-        rng = random.Random(seed)
+    def post(item: tuple[dict[str, Any], int, list[tuple[SimulatedAnnotator, float]]]) -> int:
+        # One task's annotators answer one after the other, as people do, never at the same instant.
+        task, index, turns = item
         source = ObjectSource(task["data"][LINE_KEY], index + 1, fetch)
         try:
             prepared = simulation.prepare(source, spec)
         except ReferenceFormatError as error:
             log.warning("Task %s (line %d): %s; answering without a reference", task["id"], index + 1, error)
             prepared = codec.task(source, [])
-        answer = simulation.answer(prepared, annotator.worker, rng, spec)
-        clients[annotator.user_id].create_annotation(
-            task["id"], codec.results(answer, spec, prepared), lead_time=float(rng.randint(*simulation.seconds))
-        )
+        for annotator, seed in turns:
+            rng = random.Random(seed)
+            answer = simulation.answer(prepared, annotator.worker, rng, spec)
+            clients[annotator.user_id].create_annotation(
+                task["id"], codec.results(answer, spec, prepared), lead_time=float(rng.randint(*simulation.seconds))
+            )
+        return len(turns)
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        list(pool.map(post, work))
-    if work:
-        log.info("Project %s (%s): %d annotations posted", project_id, record["job_name"], len(work))
-    return len(work)
+        posted = sum(pool.map(post, work))
+    if posted:
+        log.info("Project %s (%s): %d annotations posted", project_id, record["job_name"], posted)
+    return posted
 
 
 class AnnotatorTeam:
