@@ -121,6 +121,17 @@ def test_every_shipped_file_is_used_and_ships_as_package_data():
     assert all(name.endswith(".liquid.html") for name in shipped)
 
 
+def test_every_partial_is_included_by_a_template_and_an_instruction_is_never_one():
+    partials = resources.files("gt_provider.templates").joinpath("partials")
+    names = {entry.name.removesuffix(".liquid.html") for entry in partials.iterdir() if entry.name.endswith(".html")}
+    sources = [resources.files("gt_provider.templates").joinpath(name).read_text() for name in TEMPLATE_FILES.values()]
+    assert names == {name for name in names if any(f"${{{name}}}\n" in source for source in sources)}
+    # Partials go in before the instructions are filled in, so a worker never sees one in their place.
+    parsed = _parse(_render("BoundingBox", short_instructions="${instructions}", full_instructions="${prior}"))
+    assert parsed.text["short-instructions"] == "${instructions}"
+    assert parsed.text["full-instructions"] == "${prior}"
+
+
 @pytest.mark.parametrize("task_type", TEMPLATE_TYPES)
 def test_template_renders_the_crowd_element_with_escaped_instructions(task_type):
     page = _render(task_type)

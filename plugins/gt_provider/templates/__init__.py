@@ -8,11 +8,18 @@ template, and only the template knows which of its attributes holds the labels t
 
 Which template and which label category configuration a task type gets is decided by the
 task-type registry (``gt_provider.task_types``), so the two cannot disagree about a type.
+
+What several templates share (the instructions, the image element's attributes, reading
+and drawing the earlier job's labels) is written once in ``partials/``: a line that is
+only ``${name}`` of a partial is replaced by that partial, indented like the line, before
+anything is filled in. Ground Truth receives one self-contained page: its Liquid cannot
+include other files.
 """
 
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Mapping, Sequence
 from importlib import resources
 from string import Template
@@ -61,6 +68,10 @@ VIDEO_FRAME_ANNOTATION_TYPES = ("BoundingBox", "Polyline", "Polygon", "Keypoint"
 _VERSION_KEYS: Mapping[str, str] = MappingProxyType(
     {LABEL_CONFIG_DOCUMENT_VERSION: "document-version", FRAME_LABEL_CONFIG_DOCUMENT_VERSION: "documentVersion"}
 )
+# A line that is only ${name}: where a template includes the partial partials/<name>.liquid.html.
+_PARTIAL_LINE = re.compile(r"^(?P<indent>[ \t]*)\$\{(?P<name>[a-z_]+)\}[ \t]*$", re.MULTILINE)
+_PARTIALS_DIRECTORY = "partials"
+_PARTIAL_SUFFIX = ".liquid.html"
 # Ground Truth's limits on a 2020-03-01 configuration (developer guide, "Label category
 # configuration file schema"): instructions are under 255 / 2,048 characters, attributes
 # are a name and a type, frame attributes also a description.
@@ -90,6 +101,7 @@ def render_worker_template(
     except KeyError:
         raise UnknownTaskTypeError(_no_template_reason(info)) from None
     substitutions = {
+        "answer_element": ANSWER_ELEMENTS[info.name],
         "header": html.escape(header),
         "short_instructions": html.escape(short_instructions),
         "full_instructions": html.escape(full_instructions or short_instructions),
@@ -97,8 +109,27 @@ def render_worker_template(
     audit = _checked_audit_label_attribute_name(info, audit_label_attribute_name)
     if audit is not None:
         substitutions["audit_label_attribute_name"] = audit
-    source = resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
+    source = _with_partials(resources.files(__package__).joinpath(filename).read_text(encoding="utf-8"))
     return Template(source).substitute(substitutions)
+
+
+def _with_partials(source: str) -> str:
+    """``source`` with each partial's line replaced by the partial, indented like that line.
+
+    Partials go in before anything is substituted, so an instruction that reads ``${name}``
+    stays text. A ``${name}`` line that names no partial is left as a value to substitute
+    (and ``substitute`` refuses a name it has no value for).
+    """
+    partials = resources.files(__package__).joinpath(_PARTIALS_DIRECTORY)
+
+    def include(line: re.Match[str]) -> str:
+        partial = partials.joinpath(line["name"] + _PARTIAL_SUFFIX)
+        if not partial.is_file():
+            return line[0]
+        text = _with_partials(partial.read_text(encoding="utf-8")).rstrip("\n")
+        return "\n".join(line["indent"] + row if row else row for row in text.split("\n"))
+
+    return _PARTIAL_LINE.sub(include, source)
 
 
 def label_category_config(
