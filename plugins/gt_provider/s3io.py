@@ -72,6 +72,19 @@ def parse_s3_argument(uri: object, argument: str, *, object_key: bool = True) ->
     raise InvalidLabelingJobConfigError(f"{argument} must be an S3 URI {wanted}, got {uri!r}")
 
 
+def endpoint_s3_client(endpoint_url: str | None) -> Any | None:
+    """The S3 client of a command line's ``--endpoint-url`` (such as the local AWS), or None.
+
+    None leaves the choice to :class:`S3ClientProvider`: boto3's default client, created only
+    when an ``s3://`` URI is read, so a command on local files never imports boto3.
+    """
+    if not endpoint_url:
+        return None
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint_url)
+
+
 class S3ClientProvider:
     """The caller's boto3 S3 client, or a default one created on first use (never at import)."""
 

@@ -20,6 +20,7 @@ from gt_provider.datasets.build import DEFAULT_FORMATS, DatasetSpec, build_datas
 from gt_provider.datasets.errors import MalformedOutputManifestError
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
 from gt_provider.exceptions import GroundTruthProviderError
+from gt_provider.s3io import endpoint_s3_client
 
 EXIT_BUILT, EXIT_MALFORMED, EXIT_ERROR = 0, 1, 2
 
@@ -97,11 +98,7 @@ def _spec(args: argparse.Namespace) -> DatasetSpec:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    client = None
-    if args.endpoint_url:
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=args.endpoint_url)
+    client = endpoint_s3_client(args.endpoint_url)
     try:
         built = build_dataset(
             args.manifests,

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from gt_provider.exceptions import GroundTruthProviderError
 from gt_provider.manifests.objects import DEFAULT_MAX_CONCURRENCY
 from gt_provider.manifests.validate import DEFAULT_MAX_ERRORS, validate_manifest
+from gt_provider.s3io import endpoint_s3_client
 
 EXIT_VALID, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -46,11 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    client = None
-    if args.endpoint_url:
-        import boto3
-
-        client = boto3.client("s3", endpoint_url=args.endpoint_url)
+    client = endpoint_s3_client(args.endpoint_url)
     try:
         report = validate_manifest(
             args.manifest,
