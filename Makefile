@@ -20,6 +20,7 @@ DEMO_ENV := GT_POLL_SECONDS=2
 
 help:
 	@echo "make demo   - label sample digits and train a model on the embedded local AWS"
+	@echo "              BACKEND=labelstudio: labeled in Label Studio (LABELERS=person: by you)"
 	@echo "make test   - run the test suite (local AWS on a free port, real boto3, dag.test())"
 	@echo "make lint   - ruff"
 	@echo "make labelstudio      - install Label Studio in .labelstudio-venv and start it on 127.0.0.1 (LS_PORT=...)"
@@ -38,11 +39,25 @@ $(AIRFLOW_HOME)/airflow.db: $(INSTALLED)
 
 # The nightly labeling DAG, then the training DAG its dataset Asset schedules (a scheduler
 # would start it on the Asset event; `dags test` runs it right after, on the latest version).
-demo: $(AIRFLOW_HOME)/airflow.db
-	$(DEMO_ENV) $(BIN)/python -m gt_provider.local run --summary --speed 20 -- sh -c '\
-		$(BIN)/airflow dags test gt_image_classification && \
-		$(BIN)/airflow dags test gt_train_on_dataset'
+DEMO_DAGS = sh -c '$(BIN)/airflow dags test gt_image_classification $(DEMO_CONF) && \
+	$(BIN)/airflow dags test gt_train_on_dataset'
+# BACKEND=labelstudio: the same DAGs, labeled in a Label Studio server (started for the demo
+# unless `make labelstudio` runs one; the gt_labeling_backend Variable is the one setting),
+# by three simulated annotators -- or, with LABELERS=person, by you in the browser (20
+# images, one answer each; the run prints the URL and the login; no training, as 20 objects
+# leave the validation split empty).
+ifeq ($(BACKEND),labelstudio)
+DEMO_ENV += AIRFLOW_VAR_GT_LABELING_BACKEND=label_studio
+DEMO_LABELING := $(BIN)/python -m gt_provider.labelstudio run $(if $(filter person,$(LABELERS)),--annotators 0) --
+ifeq ($(LABELERS),person)
+DEMO_DAGS = $(BIN)/airflow dags test gt_image_classification --conf '{"max_objects": 20, "workers_per_object": 1}'
+endif
+else ifneq ($(BACKEND),)
+$(error BACKEND=$(BACKEND): the demo runs on the local Ground Truth (no BACKEND) or BACKEND=labelstudio)
+endif
 
+demo: $(AIRFLOW_HOME)/airflow.db
+	$(DEMO_ENV) $(BIN)/python -m gt_provider.local run --summary --speed 20 -- $(DEMO_LABELING) $(DEMO_DAGS)
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

@@ -45,6 +45,10 @@ def test_the_image_dag_labels_on_label_studio_into_a_dataset_and_a_model(aws, ai
     labeling = labeling_ti.xcom_pull(task_ids="label_images")
     client = LabelStudioClient(label_studio.url, label_studio.token)
     project = client.find_project(labeling["job_name"])
+    assert labeling_ti.xcom_pull(task_ids="label_images", key="gt_label_studio_project").endswith(
+        f"/projects/{project['id']}/data"
+    )
+    assert labeling_ti.xcom_pull(task_ids="label_images", key="gt_labeling_job") is None  # no console page
     assert project["task_number"] == 50 and labeling["labeling_job_arn"].endswith(f"/projects/{project['id']}/data")
     lines = _output(aws, labeling)
     assert len(lines) == 50 and all(line["label-metadata"]["human-annotated"] == "yes" for line in lines)

@@ -265,6 +265,7 @@ class TestLinksLineageAndKill:
         context = _context()
         result = _operator(aws, manifest).execute(context)
         link = context["ti"].pushed["gt_labeling_job"]
+        assert context["ti"].pushed["gt_label_studio_project"] is None  # no project: the link is absent, not missing
         assert link == {"region_name": "us-east-1", "aws_domain": "aws.amazon.com", "job_name": result["job_name"]}
         assert GroundTruthLabelingJobLink().format_link(**link) == (
             "https://console.aws.amazon.com/sagemaker/groundtruth?region=us-east-1"

@@ -8,6 +8,14 @@
               project that needs it, every ``--interval`` seconds, until stopped (Ctrl-C)
 ``connection`` print the Airflow connection URI of the running server (for
               ``AIRFLOW_CONN_LABEL_STUDIO_DEFAULT``)
+``run -- CMD`` run CMD with ``AIRFLOW_CONN_LABEL_STUDIO_DEFAULT`` set to the server
+              (started for the run when it is not running, stopped after) while
+              ``--annotators N`` simulated annotators label (``--annotators 0``: a person
+              labels in the browser); then say what each gt_provider project holds
+
+Simulated annotators read images through boto3's usual settings (``AWS_ENDPOINT_URL``
+and the keys, which ``python -m gt_provider.local run`` sets for its local AWS) unless
+``--endpoint-url`` is given.
 """
 
 from __future__ import annotations
@@ -16,22 +24,29 @@ import argparse
 import contextlib
 import json
 import logging
+import os
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from gt_provider.labelstudio import server
 
+if TYPE_CHECKING:
+    from gt_provider.labelstudio.simulate import AnnotatorTeam
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m gt_provider.labelstudio", description=__doc__.splitlines()[0])
-    parser.add_argument("command", choices=("install", "start", "stop", "status", "annotate", "connection"))
+    parser.add_argument("command", choices=("install", "start", "stop", "status", "annotate", "connection", "run"))
     parser.add_argument("--port", type=int, help="port on 127.0.0.1 (default: a free one)")
     parser.add_argument("--data-dir", type=Path, default=server.DEFAULT_DATA_DIR, help="the server's data directory")
     parser.add_argument("--annotators", type=int, default=3, help="simulated annotators (annotate)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps (annotate)")
     parser.add_argument("--endpoint-url", help="S3 endpoint the images are in (annotate), e.g. the local AWS")
+    parser.add_argument("argv", nargs=argparse.REMAINDER, help="run: the command, after --")
     return parser
 
 
@@ -44,7 +59,13 @@ def connection_uri(running: server.LabelStudioServer) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    if (args.command == "run") != bool(command):
+        parser.error("give the command to run after -- (run), and only then")
+    if args.command == "run":
+        return _run(args, command)
     if args.command == "install":
         print(server.install())
         return 0
@@ -70,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> None:
+def _team(running: server.LabelStudioServer, args: argparse.Namespace) -> AnnotatorTeam:
     import boto3
 
     from gt_provider.labelstudio.simulate import AnnotatorTeam, s3_fetch, with_accuracies
@@ -78,15 +99,69 @@ def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> No
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     fetch = s3_fetch(boto3.client("s3", endpoint_url=args.endpoint_url))
-    team = AnnotatorTeam(
+    return AnnotatorTeam(
         running.url,
         running.token,
         with_accuracies(create_annotators(running.url, running.token, args.annotators)),
         fetch=fetch,
         interval=args.interval,
     )
+
+
+def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> None:
+    team = _team(running, args)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the sweeps
         team.run()
+
+
+def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
+    """``command`` against the server, with simulated annotators (or a person) labeling meanwhile."""
+    running = server.status(args.data_dir)
+    started = running is None
+    if running is None:
+        running = server.start(port=args.port, data_dir=args.data_dir)
+    print(f"gt_provider.labelstudio: Label Studio on {running.url}; running {' '.join(command)}", flush=True)
+    if args.annotators:
+        print(f"{args.annotators} simulated annotators label every project the run creates", flush=True)
+    else:
+        print(
+            f"A person labels: open {running.url} and log in as {running.username} / {running.password}; "
+            "the labeling task's log and its 'Label Studio project' link name the project",
+            flush=True,
+        )
+    team = _team(running, args).start() if args.annotators else None
+    try:
+        return subprocess.call(
+            list(command), env={**os.environ, "AIRFLOW_CONN_LABEL_STUDIO_DEFAULT": connection_uri(running)}
+        )
+    finally:
+        if team is not None:
+            team.stop()
+        _print_projects(running)
+        if started:
+            server.stop(args.data_dir)
+
+
+def _print_projects(running: server.LabelStudioServer) -> None:
+    """What each gt_provider project on the server holds: tasks, finished, annotations, annotators."""
+    from gt_provider.labelstudio.backend import annotator_id, job_record, project_url
+    from gt_provider.labelstudio.client import LabelStudioClient
+
+    client = LabelStudioClient(running.url, running.token)
+    for project in client.projects():
+        record = job_record(project)
+        if record is None:
+            continue
+        annotators = {
+            annotator_id(annotation)
+            for task in client.export(project["id"])
+            for annotation in task.get("annotations") or []
+        }
+        print(
+            f"Label Studio project {record['job_name']}: {project.get('finished_task_number', 0)}/"
+            f"{project.get('task_number', 0)} tasks finished, {project.get('total_annotations_number', 0)} "
+            f"annotations by {len(annotators)} annotators, {project_url(running.url, project['id'])}"
+        )
 
 
 if __name__ == "__main__":

@@ -84,6 +84,11 @@ def project_title(job_name: str) -> str:
     return f"{job_name[: TITLE_LENGTH - 9]}-{hashlib.sha256(job_name.encode()).hexdigest()[:8]}"
 
 
+def project_url(server_url: str, project_id: int) -> str:
+    """Where a person opens a project's tasks (the data manager)."""
+    return f"{server_url.rstrip('/')}/projects/{project_id}/data"
+
+
 def job_record(project: Mapping[str, Any]) -> dict[str, Any] | None:
     """The labeling job a project runs, from its description; None for a project gt_provider did not create."""
     match = _MARKER_LINE.search(project.get("description") or "")
@@ -206,7 +211,7 @@ class LabelStudioBackend(LabelingBackend):
         return location
 
     def project_url(self, project_id: int) -> str:
-        return f"{self.client.url}/projects/{project_id}/data"
+        return project_url(self.client.url, project_id)
 
     # ----------------------------------------------------------------- projects
     def _create_project(self, spec: Any, task_count: int) -> dict[str, Any]:

@@ -36,3 +36,14 @@ class LabelStudioProjectLink(BaseOperatorLink):
         """Store the project's URL for the link."""
         if operator.do_xcom_push:
             context["ti"].xcom_push(key=cls.key, value=url)
+
+
+def persist_no_link(context: Context, operator: BaseOperator, link: type[BaseOperatorLink]) -> None:
+    """Store "no page" for a link that does not apply to this task's backend.
+
+    The UI asks every link of the operator for its URL; a link whose XCom was never pushed
+    makes the task SDK log an ``XCom not found`` error in the task log, which reads like a
+    failure on a task that succeeded. ``None`` makes the link render as absent instead.
+    """
+    if operator.do_xcom_push:
+        context["ti"].xcom_push(key=link.key, value=None)  # type: ignore[attr-defined]

@@ -88,6 +88,11 @@ def _run(args: argparse.Namespace) -> int:
                 {"conn_type": "aws", "login": "testing", "password": "testing", "extra": extra}
             ),
             "AWS_DEFAULT_REGION": args.region,
+            # Plain boto3 in the command (a helper script, simulated Label Studio annotators)
+            # reaches the same local AWS without knowing about Airflow connections.
+            "AWS_ENDPOINT_URL": aws.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
         }
         print(f"gt_provider.local: local AWS on {aws.endpoint_url}; running {' '.join(command)}", flush=True)
         returncode = subprocess.call(command, env=env)

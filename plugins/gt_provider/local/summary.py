@@ -24,7 +24,7 @@ def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
         print(f"labeled            {format_progress(job['LabelCounters'])}")
         print(f"output manifest    {job.get('LabelingJobOutput', {}).get('OutputDatasetS3Uri', '-')}")
     else:
-        print("labeling job       none")
+        print("labeling job       none on Ground Truth (the dataset card names the labeling jobs)")
     _print_datasets(session.client("s3", endpoint_url=endpoint_url), bucket)
     if trainings["TrainingJobSummaries"]:
         training = sagemaker.describe_training_job(
@@ -58,6 +58,7 @@ def _print_datasets(s3: Any, bucket: str) -> None:
         card = location.read_card(committed[-1])
         counts = ", ".join(f"{split} {count}" for split, count in card["counts"]["per_split"].items())
         print(f"dataset            {name} v={card['version']} ({counts}) {card['uri']}")
+        print(f"labeled by         {', '.join(card.get('job_names') or ['-'])}")
 
 
 def _print_registered_models(sagemaker: Any) -> None:

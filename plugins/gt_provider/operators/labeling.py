@@ -24,7 +24,7 @@ from gt_provider.backends import (
 from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
 from gt_provider.labeling_request import JOB_ARGUMENTS, LabelingJobSpec, default_job_name
-from gt_provider.links.labeling import GroundTruthLabelingJobLink, LabelStudioProjectLink
+from gt_provider.links.labeling import GroundTruthLabelingJobLink, LabelStudioProjectLink, persist_no_link
 from gt_provider.s3io import split_s3_uri
 from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
@@ -105,9 +105,11 @@ class _OnABackend:
     def _persist_link(self, context: Context, backend: LabelingBackend, state: LabelingJobState) -> None:
         """The job's page on the task: the console (Ground Truth) or the project (Label Studio)."""
         if self.backend == "label_studio":
+            persist_no_link(context, self, GroundTruthLabelingJobLink)  # type: ignore[arg-type]
             if state.job_arn:
                 LabelStudioProjectLink.persist(context=context, operator=self, url=state.job_arn)  # type: ignore[arg-type]
             return
+        persist_no_link(context, self, LabelStudioProjectLink)  # type: ignore[arg-type]
         GroundTruthLabelingJobLink.persist(
             context=context,
             operator=self,  # type: ignore[arg-type]
