@@ -155,32 +155,20 @@ class LineRules:
         rest_ok = self._compile_rest(forbid_source=not either)
         needs_rest = self.layout.line_schema == _POINT_CLOUD or self.review_attribute is not None
 
-        if either:
-
-            def accept(obj: dict[str, Any]) -> str | None:
-                if SOURCE in obj:
-                    source = obj[SOURCE]
-                    if SOURCE_REF in obj or source.__class__ is not str or len(source) < min_text:
-                        return None
-                else:
-                    source = obj.get(SOURCE_REF)
-                    if source.__class__ is not str or match(source) is None:
-                        return None
-                if (needs_rest or len(obj) > 1) and not rest_ok(obj):
+        def accept(obj: dict[str, Any]) -> str | None:
+            if either and SOURCE in obj:
+                source = obj[SOURCE]
+                if SOURCE_REF in obj or source.__class__ is not str or len(source) < min_text:
                     return None
-                return source
-
-            return accept
-
-        def accept_ref(obj: dict[str, Any]) -> str | None:
-            source = obj.get(SOURCE_REF)
-            if source.__class__ is not str or match(source) is None:
-                return None
+            else:
+                source = obj.get(SOURCE_REF)
+                if source.__class__ is not str or match(source) is None:
+                    return None
             if (needs_rest or len(obj) > 1) and not rest_ok(obj):
                 return None
             return source
 
-        return accept_ref
+        return accept
 
     def _compile_rest(self, *, forbid_source: bool) -> Callable[[dict[str, Any]], bool]:
         """The rules on keys other than the source, for lines that have any."""
