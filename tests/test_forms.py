@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from airflow.sdk.definitions.param import ParamValidationError
 
-from gt_provider.forms import labeling_params, settings_problems
+from gt_provider.forms import check_run_settings, labeling_params, settings_problems
 
 PUBLIC = "arn:aws:sagemaker:us-east-1:394669845002:workteam/public-crowd/default"
 PRIVATE = "arn:aws:sagemaker:us-east-1:123456789012:workteam/private-crowd/team"
@@ -115,3 +115,16 @@ def test_settings_problems_name_what_the_backend_cannot_run(backend, task_types,
     assert len(problems) == len(expected)
     for problem, words in zip(problems, expected, strict=True):
         assert words in problem and "param 'backend'" in problem
+
+
+def test_check_run_settings_fails_on_the_problems_and_says_what_runs_where(capsys):
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    settings = {"form_workteam_arn": "", "workteam_arn": PRIVATE, "role_arn": ROLE, "bucket": "gt-bucket"}
+    with pytest.raises(AirflowFailException, match=r"cannot start the jobs:\n- param 'labels'"):
+        check_run_settings(label_task_types=["BoundingBox"], labels=["cat", " "], what="the jobs", **settings)
+
+    check_run_settings(label_task_types=["BoundingBox"], labels=["cat", "dog"], **settings)
+    assert capsys.readouterr().out == f"BoundingBox with labels ['cat', 'dog'] on {PRIVATE}\n"
+    check_run_settings(label_task_types=["BoundingBox"], labels=["cat", "dog"], backend="label_studio", **settings)
+    assert "on Label Studio (connection label_studio_default)" in capsys.readouterr().out

@@ -11,6 +11,7 @@ retries, naming the field or Variable to fix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NotRequired, TypedDict, Unpack
 
 from airflow.sdk import Param
 
@@ -155,34 +156,31 @@ def _backend_problems(backend: str, label_task_types: Sequence[str]) -> list[str
     ]
 
 
-def check_run_settings(
-    *,
-    label_task_types: Sequence[str],
-    labels: Sequence[str],
-    form_workteam_arn: str,
-    workteam_arn: str,
-    role_arn: str,
-    bucket: str,
-    backend: str = "ground_truth",
-    backend_task_types: Sequence[str] | None = None,
-    what: str = "a labeling job",
-) -> None:
-    """A labeling DAG's first task: fail (see :func:`fail_on`) on any :func:`settings_problems`."""
-    fail_on(
-        settings_problems(
-            label_task_types=label_task_types,
-            labels=labels,
-            form_workteam_arn=form_workteam_arn,
-            workteam_arn=workteam_arn,
-            role_arn=role_arn,
-            bucket=bucket,
-            backend=backend,
-            backend_task_types=backend_task_types,
-        ),
-        what,
-    )
-    on = workteam_arn if backend == "ground_truth" else "Label Studio (connection label_studio_default)"
-    print(f"{', then '.join(label_task_types)} with labels {list(labels)} on {on}")
+class _RunSettings(TypedDict):
+    """The arguments of :func:`settings_problems`, which :func:`check_run_settings` passes on."""
+
+    label_task_types: Sequence[str]
+    labels: Sequence[str]
+    form_workteam_arn: str
+    workteam_arn: str
+    role_arn: str
+    bucket: str
+    backend: NotRequired[str]
+    backend_task_types: NotRequired[Sequence[str] | None]
+
+
+def check_run_settings(*, what: str = "a labeling job", **settings: Unpack[_RunSettings]) -> None:
+    """A labeling DAG's first task: fail (see :func:`fail_on`) on any :func:`settings_problems`.
+
+    Takes the keyword arguments of :func:`settings_problems`; ``what`` names what the run
+    would start, in the failure message.
+    """
+    fail_on(settings_problems(**settings), what)
+    if settings.get("backend", "ground_truth") == "ground_truth":
+        on = settings["workteam_arn"]
+    else:
+        on = "Label Studio (connection label_studio_default)"
+    print(f"{', then '.join(settings['label_task_types'])} with labels {list(settings['labels'])} on {on}")
 
 
 def fail_on(problems: Sequence[str], what: str = "a labeling job") -> None:
