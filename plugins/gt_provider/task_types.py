@@ -129,17 +129,18 @@ class TaskType:
 
     def pre_human_task_lambda_arn(self, region: str) -> str | None:
         """The built-in pre-annotation Lambda; None for custom workflows."""
-        if self.lambda_name is None:
-            return None
-        account = self._require_supported_region(region)
-        return f"arn:aws:lambda:{region}:{account}:function:PRE-{self.lambda_name}"
+        return self._builtin_lambda_arn(region, "PRE")
 
     def annotation_consolidation_lambda_arn(self, region: str) -> str | None:
         """The built-in consolidation Lambda; None for custom workflows."""
+        return self._builtin_lambda_arn(region, "ACS")
+
+    def _builtin_lambda_arn(self, region: str, prefix: str) -> str | None:
+        """Ground Truth's ``<prefix>-<lambda_name>`` function in the region's Ground Truth account."""
         if self.lambda_name is None:
             return None
         account = self._require_supported_region(region)
-        return f"arn:aws:lambda:{region}:{account}:function:ACS-{self.lambda_name}"
+        return f"arn:aws:lambda:{region}:{account}:function:{prefix}-{self.lambda_name}"
 
     def human_task_ui_arn(self, region: str) -> str | None:
         """The Ground Truth-rendered worker UI; None when the job brings a template."""
