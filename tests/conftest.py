@@ -111,7 +111,7 @@ class LocalAwsSession:
             await asyncio.sleep(0)
 
         monkeypatch.setattr("gt_provider.hooks.ground_truth.time", SimpleNamespace(sleep=sleep))
-        monkeypatch.setattr("gt_provider.triggers.labeling.asyncio", SimpleNamespace(sleep=async_sleep))
+        monkeypatch.setattr("gt_provider.backends.asyncio", SimpleNamespace(sleep=async_sleep))
         return sleeps
 
 

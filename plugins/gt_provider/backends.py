@@ -24,10 +24,11 @@ trigger talk to this interface only.
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from gt_provider.exceptions import LabelingJobFailedError, UnsupportedByBackendError
 from gt_provider.status import FAILURE_STATES, NON_TERMINAL_STATES, STOPPED_STATES, format_progress, waiting_message
@@ -240,6 +241,30 @@ class PollingWait:
             message=f"Labeling job {self.job_name} was still running after {self.max_attempts} checks "
             f"{self.delay} s apart; it keeps running. Raise waiter_max_attempts or wait for it with a sensor.",
         )
+
+
+class WaitDecisions(Protocol):
+    """What a wait loop asks of its decisions (``PollingWait``, ``GroundTruthHook``'s ``LabelingJobWait``)."""
+
+    delay: int
+
+    def attempts(self) -> range: ...
+
+    def timed_out(self) -> WaitOutcome: ...
+
+
+async def wait_in_event_loop(wait: WaitDecisions, check: Callable[[int], Awaitable[WaitOutcome | None]]) -> WaitOutcome:
+    """A trigger's wait: ``await check(attempt)`` until it gives an outcome, ``wait.delay`` seconds apart.
+
+    The event loop keeps running between checks (``asyncio.sleep``); after the last attempt,
+    the wait's timeout. Each trigger supplies only its check (an AWS waiter, a ``describe``).
+    """
+    for attempt in wait.attempts():
+        outcome = await check(attempt)
+        if outcome is not None:
+            return outcome
+        await asyncio.sleep(wait.delay)
+    return wait.timed_out()
 
 
 def wait_by_polling(

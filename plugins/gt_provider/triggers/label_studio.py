@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from gt_provider.backends import PollingWait
+from gt_provider.backends import PollingWait, WaitOutcome, wait_in_event_loop
 
 
 class LabelStudioProjectTrigger(BaseTrigger):
@@ -64,15 +63,12 @@ class LabelStudioProjectTrigger(BaseTrigger):
         hook = LabelStudioHook(self.label_studio_conn_id, aws_conn_id=self.aws_conn_id)
         wait = PollingWait(self.job_name, self.waiter_delay, self.waiter_max_attempts, self.log)
         describe = sync_to_async(hook.describe, thread_sensitive=False)
-        for attempt in wait.attempts():
-            try:
-                outcome = wait.after_check(attempt, await describe(self.job_name))
-            except LabelStudioError as error:
-                yield TriggerEvent({"status": "error", "job_name": self.job_name, "message": str(error)})
-                return
-            if outcome is not None:
-                break
-            await asyncio.sleep(self.waiter_delay)
-        else:
-            outcome = wait.timed_out()
+
+        async def check(attempt: int) -> WaitOutcome | None:
+            return wait.after_check(attempt, await describe(self.job_name))
+
+        try:
+            outcome = await wait_in_event_loop(wait, check)
+        except LabelStudioError as error:
+            outcome = WaitOutcome("error", message=str(error))
         yield TriggerEvent(outcome.event(self.job_name))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 from airflow.providers.amazon.aws.triggers.base import AwsBaseWaiterTrigger
 from airflow.triggers.base import TriggerEvent
 
+from gt_provider.backends import WaitOutcome, wait_in_event_loop
 from gt_provider.hooks.ground_truth import WAITER_NAME, GroundTruthHook, LabelingJobWait
 
 
@@ -66,15 +66,13 @@ class GroundTruthLabelingJobTrigger(AwsBaseWaiterTrigger):
         hook = self.hook()
         async with await hook.get_async_conn() as client:
             waiter = hook.get_waiter(self.waiter_name, deferrable=True, client=client)
-            for attempt in wait.attempts():
+
+            async def check(attempt: int) -> WaitOutcome | None:
                 try:
                     await waiter.wait(**wait.waiter_args)
-                    outcome = wait.after_check(attempt, None)
                 except WaiterError as error:
-                    outcome = wait.after_check(attempt, error)
-                if outcome is not None:
-                    break
-                await asyncio.sleep(self.waiter_delay)
-            else:
-                outcome = wait.timed_out()
+                    return wait.after_check(attempt, error)
+                return wait.after_check(attempt, None)
+
+            outcome = await wait_in_event_loop(wait, check)
         yield TriggerEvent(outcome.event(self.job_name))
