@@ -43,14 +43,13 @@ DEMO_DAGS = sh -c '$(BIN)/airflow dags test gt_image_classification $(DEMO_CONF)
 	$(BIN)/airflow dags test gt_train_on_dataset'
 # BACKEND=labelstudio: the same DAGs, labeled in a Label Studio server (started for the demo
 # unless `make labelstudio` runs one; the gt_labeling_backend Variable is the one setting),
-# by three simulated annotators -- or, with LABELERS=person, by you in the browser (20
-# images, one answer each; the run prints the URL and the login; no training, as 20 objects
-# leave the validation split empty).
+# by three simulated annotators -- or, with LABELERS=person, by you in the browser (50
+# images, one answer each, enough for a validation split; the run prints the URL and login).
 ifeq ($(BACKEND),labelstudio)
 DEMO_ENV += AIRFLOW_VAR_GT_LABELING_BACKEND=label_studio
 DEMO_LABELING := $(BIN)/python -m gt_provider.labelstudio run $(if $(filter person,$(LABELERS)),--annotators 0) --
 ifeq ($(LABELERS),person)
-DEMO_DAGS = $(BIN)/airflow dags test gt_image_classification --conf '{"max_objects": 20, "workers_per_object": 1}'
+DEMO_CONF := --conf "{\"max_objects\": 50, \"workers_per_object\": 1}"
 endif
 else ifneq ($(BACKEND),)
 $(error BACKEND=$(BACKEND): the demo runs on the local Ground Truth (no BACKEND) or BACKEND=labelstudio)

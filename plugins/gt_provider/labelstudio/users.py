@@ -41,29 +41,9 @@ def create_annotators(url: str, admin_token: str, count: int, *, prefix: str = "
 def _join(url: str, invite_token: str, email: str) -> Annotator:
     password = f"gt-provider-{email.split('@')[0]}"  # a test account on a local server
     session = requests.Session()
-    signup = f"{url}/user/signup/?token={invite_token}"
-    page = _call(session, "GET", signup, f"opening the signup page for {email}")
-    answer = _call(
-        session,
-        "POST",
-        signup,
-        f"signing up {email}",
-        data={"email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
-        headers={"Referer": page.url},
-        allow_redirects=False,
-    )
+    answer = _submit_form(session, f"{url}/user/signup/?token={invite_token}", email, password, "signing up")
     if answer.status_code != 302:  # the user exists already (or the form refused): log in
-        login = f"{url}/user/login/"
-        page = _call(session, "GET", login, f"opening the login page for {email}")
-        answer = _call(
-            session,
-            "POST",
-            login,
-            f"logging in {email}",
-            data={"email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
-            headers={"Referer": page.url},
-            allow_redirects=False,
-        )
+        answer = _submit_form(session, f"{url}/user/login/", email, password, "logging in")
         if answer.status_code != 302:
             raise LabelStudioError(
                 f"Label Studio at {url}: {email} could neither sign up nor log in (HTTP {answer.status_code})"
@@ -71,6 +51,20 @@ def _join(url: str, invite_token: str, email: str) -> Annotator:
     me = _call(session, "GET", f"{url}/api/current-user/whoami", f"reading {email}'s user").json()
     token = _call(session, "GET", f"{url}/api/current-user/token", f"reading {email}'s API token").json()["token"]
     return Annotator(user_id=int(me["id"]), email=email, token=token)
+
+
+def _submit_form(session: requests.Session, page_url: str, email: str, password: str, step: str) -> requests.Response:
+    """Open a sign-up or log-in page (for its CSRF cookie) and post the email and password, as a browser does."""
+    page = _call(session, "GET", page_url, f"opening the page for {step} {email}")
+    return _call(
+        session,
+        "POST",
+        page_url,
+        f"{step} {email}",
+        data={"email": email, "password": password, "csrfmiddlewaretoken": session.cookies.get("csrftoken", "")},
+        headers={"Referer": page.url},
+        allow_redirects=False,
+    )
 
 
 def _call(session: requests.Session, method: str, url: str, step: str, **kwargs: object) -> requests.Response:
