@@ -28,6 +28,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -46,7 +47,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--annotators", type=int, default=3, help="simulated annotators (annotate)")
     parser.add_argument("--interval", type=float, default=2.0, help="seconds between sweeps (annotate)")
     parser.add_argument("--endpoint-url", help="S3 endpoint the images are in (annotate), e.g. the local AWS")
-    parser.add_argument("argv", nargs=argparse.REMAINDER, help="run: the command, after --")
     return parser
 
 
@@ -60,8 +60,9 @@ def connection_uri(running: server.LabelStudioServer) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
-    command = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+    argv = list(sys.argv[1:] if argv is None else argv)
+    split = argv.index("--") if "--" in argv else len(argv)
+    args, command = parser.parse_args(argv[:split]), argv[split + 1 :]
     if (args.command == "run") != bool(command):
         parser.error("give the command to run after -- (run), and only then")
     if args.command == "run":
@@ -130,6 +131,7 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
             flush=True,
         )
     team = _team(running, args).start() if args.annotators else None
+    begun = datetime.now(UTC)
     try:
         return subprocess.call(
             list(command), env={**os.environ, "AIRFLOW_CONN_LABEL_STUDIO_DEFAULT": connection_uri(running)}
@@ -137,20 +139,20 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
     finally:
         if team is not None:
             team.stop()
-        _print_projects(running)
+        _print_projects(running, since=begun)
         if started:
             server.stop(args.data_dir)
 
 
-def _print_projects(running: server.LabelStudioServer) -> None:
-    """What each gt_provider project on the server holds: tasks, finished, annotations, annotators."""
-    from gt_provider.labelstudio.backend import annotator_id, job_record, project_url
+def _print_projects(running: server.LabelStudioServer, *, since: datetime) -> None:
+    """What each gt_provider project created ``since`` holds: tasks, finished, annotations, annotators."""
+    from gt_provider.labelstudio.backend import annotator_id, job_record, parse_time, project_url
     from gt_provider.labelstudio.client import LabelStudioClient
 
     client = LabelStudioClient(running.url, running.token)
     for project in client.projects():
         record = job_record(project)
-        if record is None:
+        if record is None or parse_time(project["created_at"]) < since:
             continue
         annotators = {
             annotator_id(annotation)

@@ -205,7 +205,11 @@ class LabelStudioBackend(LabelingBackend):
         outcomes, labeled_at, lines = self._outcomes(project, record, output, tasks)
         output = dataclasses.replace(output, lines=lines)
         written = write_layout(
-            output, outcomes, lambda outcome: labeled_at[outcome.index], self._put, started=_time(project["created_at"])
+            output,
+            outcomes,
+            lambda outcome: labeled_at[outcome.index],
+            self._put,
+            started=parse_time(project["created_at"]),
         )
         self.log.info("%s: wrote %d labeled objects to %s", job_name, written, output.output_manifest_uri)
         return location
@@ -321,7 +325,7 @@ class LabelStudioBackend(LabelingBackend):
         wanted = int(record.get("workers_per_object") or 1)
         if finished >= total or int(project.get("total_annotations_number") or 0) < total * wanted:
             return finished
-        stopped_at = _time(record["stopped_at"]) if record.get("stopped_at") else None
+        stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
         counted = sum(
             1
             for task in self.client.export(project["id"])
@@ -407,7 +411,7 @@ class LabelStudioBackend(LabelingBackend):
     ) -> tuple[list[ObjectOutcome], dict[int, datetime], dict[int, Mapping[str, Any]]]:
         """Each task's annotations as workers' answers; problems named by project, task and annotation."""
         codec = CODECS[record["task_type"]]
-        stopped_at = _time(record["stopped_at"]) if record.get("stopped_at") else None
+        stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
         wanted = int(record["workers_per_object"])
         lines: dict[int, Mapping[str, Any]] = {}
         outcomes, labeled_at, problems, short = [], {}, [], []
@@ -431,7 +435,7 @@ class LabelStudioBackend(LabelingBackend):
                         _worker(annotation),
                         codec.answer(annotation.get("result") or [], output.spec, prepared),
                         float(annotation.get("lead_time") or 0.0),
-                        submitted_at=_time(annotation["created_at"]),
+                        submitted_at=parse_time(annotation["created_at"]),
                     )
                     for annotation in annotations
                 )
@@ -485,7 +489,7 @@ def _kept_annotations(
     """One annotation per annotator (their latest), submitted before a stop, the first ``wanted`` of them."""
     latest: dict[Any, Mapping[str, Any]] = {}
     for annotation in sorted(annotations, key=lambda annotation: annotation["created_at"]):
-        if annotation.get("was_cancelled") or (stopped_at and _time(annotation["created_at"]) > stopped_at):
+        if annotation.get("was_cancelled") or (stopped_at and parse_time(annotation["created_at"]) > stopped_at):
             continue
         latest[annotator_id(annotation)] = annotation
     return sorted(latest.values(), key=lambda annotation: annotation["created_at"])[:wanted]
@@ -502,7 +506,8 @@ def _worker(annotation: Mapping[str, Any]) -> Worker:
     return Worker(worker_id=f"labelstudio.{user}", sub=str(user), accuracy=0.0)
 
 
-def _time(text: str) -> datetime:
+def parse_time(text: str) -> datetime:
+    """A time as Label Studio writes it (ISO 8601, ``Z`` or naive for UTC), timezone-aware."""
     moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
