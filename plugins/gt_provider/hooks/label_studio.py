@@ -18,9 +18,10 @@ from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 from airflow.providers.common.compat.sdk import BaseHook
 
 from gt_provider.backends import Attachment, IfJobExists, LabelingBackend, LabelingJobOutput, LabelingJobState
-from gt_provider.labelstudio.backend import LabelStudioBackend, project_title
+from gt_provider.labelstudio.backend import LabelStudioBackend
 from gt_provider.labelstudio.client import LabelStudioClient
 from gt_provider.labelstudio.codecs import CAPABILITIES
+from gt_provider.labelstudio.records import project_title
 from gt_provider.s3io import split_s3_uri
 
 #: S3's longest presigned URL (SigV4): 7 days.

@@ -146,8 +146,9 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
 
 def _print_projects(running: server.LabelStudioServer, *, since: datetime) -> None:
     """What each gt_provider project created ``since`` holds: tasks, finished, annotations, annotators."""
-    from gt_provider.labelstudio.backend import annotator_id, job_record, parse_time, project_url
+    from gt_provider.labelstudio.answers import annotator_id
     from gt_provider.labelstudio.client import LabelStudioClient
+    from gt_provider.labelstudio.records import job_record, parse_time, project_url
 
     client = LabelStudioClient(running.url, running.token)
     for project in client.projects():

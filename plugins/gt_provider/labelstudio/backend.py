@@ -20,7 +20,8 @@
   under ``<output_path>/<job_name>/``; the output manifest last, in one PUT. A second
   collect of a finished job finds the manifest and writes nothing.
 
-Standard library, ``requests`` and a boto3 S3 client (given); no Airflow import.
+The project's title and job record are ``records``; annotations as workers' answers are
+``answers``. Standard library, ``requests`` and a boto3 S3 client (given); no Airflow import.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -47,75 +47,33 @@ from gt_provider.exceptions import (
     LabelingJobFailedError,
 )
 from gt_provider.labeling_request import timestamped_job_name
+from gt_provider.labelstudio.answers import finished_tasks, task_outcomes
 from gt_provider.labelstudio.client import LabelStudioClient, LabelStudioError, LabelStudioNotFoundError
 from gt_provider.labelstudio.codecs import (
     CAPABILITIES,
     CODECS,
     INDEX_KEY,
-    AnnotationFormatError,
     ImageUrl,
     header,
     instructions_html,
 )
-from gt_provider.local.annotations import SIMULATIONS, JobSpec, ObjectSource
-from gt_provider.local.workforce import Answer, ObjectOutcome, Worker
+from gt_provider.labelstudio.records import (
+    description,
+    job_record,
+    job_spec,
+    new_job_record,
+    parse_time,
+    project_title,
+    project_url,
+)
+from gt_provider.local.annotations import SIMULATIONS
 from gt_provider.output_layout import Identity, OutputJob, write_layout
 from gt_provider.s3io import split_s3_uri
 
-#: Label Studio's project titles are at most 50 characters.
-TITLE_LENGTH = 50
-#: The line of a project's description that records the job (JSON after the marker).
-_MARKER = "gt_provider-job: "
-_MARKER_LINE = re.compile(rf"^{re.escape(_MARKER)}(\{{.*\}})\s*$", re.MULTILINE)
 #: What must match for a retried task to re-attach to an existing project.
 _COMPARED = ("task_type", "labels", "input_manifest_uri", "output_path", "label_attribute_name", "workers_per_object")
-#: The most annotation problems one error lists.
-_MAX_PROBLEMS = 5
 
 logger = logging.getLogger(__name__)
-
-
-def project_title(job_name: str) -> str:
-    """The project's title: the job name, shortened with a hash when Label Studio's 50 characters are too few."""
-    if len(job_name) <= TITLE_LENGTH:
-        return job_name
-    import hashlib
-
-    return f"{job_name[: TITLE_LENGTH - 9]}-{hashlib.sha256(job_name.encode()).hexdigest()[:8]}"
-
-
-def project_url(server_url: str, project_id: int) -> str:
-    """Where a person opens a project's tasks (the data manager)."""
-    return f"{server_url.rstrip('/')}/projects/{project_id}/data"
-
-
-def job_record(project: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The labeling job a project runs, from its description; None for a project gt_provider did not create."""
-    match = _MARKER_LINE.search(project.get("description") or "")
-    return None if match is None else json.loads(match.group(1))
-
-
-def job_spec(record: Mapping[str, Any]) -> JobSpec:
-    """What the task type's consolidation (and a simulated annotator) needs to know of the job."""
-    return JobSpec(
-        name=record["job_name"],
-        task_type=task_types.get_task_type(record["task_type"]),
-        labels=tuple(record["labels"]),
-        label_entries=tuple(record["label_entries"]),
-    )
-
-
-def _job_record(spec: Any) -> dict[str, Any]:
-    return {
-        "job_name": spec.job_name,
-        "task_type": spec.task_type,
-        "labels": list(spec.labels),
-        "input_manifest_uri": spec.input_manifest_uri,
-        "output_path": spec.output_path,
-        "label_attribute_name": spec.label_attribute_name,
-        "workers_per_object": spec.workers_per_object,
-        "label_entries": [{"label": label} for label in spec.labels],
-    }
 
 
 class LabelStudioBackend(LabelingBackend):
@@ -186,7 +144,7 @@ class LabelStudioBackend(LabelingBackend):
         if record.get("status") == "Stopped":
             return
         record.update(status="Stopped", stopped_at=datetime.now(UTC).isoformat())
-        self.client.update_project(project["id"], description=self._description(record), is_published=False)
+        self.client.update_project(project["id"], description=description(record), is_published=False)
         self.log.info("Stopped %s (project %s): annotations from now on are not collected", job_name, project["id"])
 
     def collect(self, job_name: str) -> LabelingJobOutput:
@@ -202,7 +160,9 @@ class LabelStudioBackend(LabelingBackend):
             self.log.info("%s has its output already: %s", job_name, output.output_manifest_uri)
             return location
         tasks = self.client.export(project["id"])
-        outcomes, labeled_at, lines = self._outcomes(project, record, output, tasks)
+        outcomes, labeled_at, lines = task_outcomes(
+            f"{self.client.origin}: project {project['id']}", record, output, tasks, self._fetch, self.log
+        )
         output = dataclasses.replace(output, lines=lines)
         written = write_layout(
             output,
@@ -219,11 +179,11 @@ class LabelStudioBackend(LabelingBackend):
 
     # ----------------------------------------------------------------- projects
     def _create_project(self, spec: Any, task_count: int) -> dict[str, Any]:
-        record = {**_job_record(spec), "tasks": task_count, "status": "InProgress"}
+        record = {**new_job_record(spec), "tasks": task_count, "status": "InProgress"}
         codec = CODECS[spec.task_type]
         return self.client.create_project(
             title=project_title(spec.job_name),
-            description=self._description(record),
+            description=description(record),
             label_config=codec.label_config(spec.labels, header(spec.short_instructions)),
             expert_instruction=instructions_html(spec.short_instructions, spec.full_instructions),
             show_instruction=True,
@@ -231,14 +191,6 @@ class LabelStudioBackend(LabelingBackend):
             show_skip_button=False,
             enable_empty_annotation=False,
             sampling="Uniform sampling",
-        )
-
-    @staticmethod
-    def _description(record: Mapping[str, Any]) -> str:
-        return (
-            f"Labeling job {record['job_name']} ({record['task_type']}), run by gt_provider. "
-            "The line below lets a retried task re-attach to this project; keep it.\n"
-            f"{_MARKER}{json.dumps(record, separators=(',', ':'))}\n"
         )
 
     def _record(self, project: Mapping[str, Any]) -> dict[str, Any]:
@@ -262,7 +214,7 @@ class LabelStudioBackend(LabelingBackend):
             raise LabelingJobConflictError(
                 f'{where} for labeling job {spec.job_name} exists already and action_if_job_exists="fail"'
             )
-        record, wanted = self._record(project), _job_record(spec)
+        record, wanted = self._record(project), new_job_record(spec)
         differences = [
             f"{key}: {record.get(key)!r} -> {wanted[key]!r}" for key in _COMPARED if record.get(key) != wanted[key]
         ]
@@ -325,13 +277,7 @@ class LabelStudioBackend(LabelingBackend):
         wanted = int(record.get("workers_per_object") or 1)
         if finished >= total or int(project.get("total_annotations_number") or 0) < total * wanted:
             return finished
-        stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
-        counted = sum(
-            1
-            for task in self.client.export(project["id"])
-            if task["data"].get(INDEX_KEY) is not None
-            and len(_kept_annotations(task.get("annotations") or [], stopped_at, wanted)) >= wanted
-        )
+        counted = finished_tasks(self.client.export(project["id"]), record)
         if counted > finished:
             self.log.info(
                 "%s: Label Studio counts %d finished tasks, their annotations %d (its counter missed "
@@ -384,7 +330,7 @@ class LabelStudioBackend(LabelingBackend):
         if tasks:
             self.client.import_tasks(project["id"], tasks)
         record["imported"] = True
-        updated = self.client.update_project(project["id"], description=self._description(record))
+        updated = self.client.update_project(project["id"], description=description(record))
         project.update(updated)
         self.log.info("Project %s: %d tasks imported (%d were there already)", project["id"], len(tasks), len(present))
 
@@ -401,65 +347,6 @@ class LabelStudioBackend(LabelingBackend):
             lines=(),
             identity=Identity("LabelStudio", self.client.url),
         )
-
-    def _outcomes(
-        self,
-        project: Mapping[str, Any],
-        record: Mapping[str, Any],
-        output: OutputJob,
-        tasks: Sequence[Mapping[str, Any]],
-    ) -> tuple[list[ObjectOutcome], dict[int, datetime], dict[int, Mapping[str, Any]]]:
-        """Each task's annotations as workers' answers; problems named by project, task and annotation."""
-        codec = CODECS[record["task_type"]]
-        stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
-        wanted = int(record["workers_per_object"])
-        lines: dict[int, Mapping[str, Any]] = {}
-        outcomes, labeled_at, problems, short = [], {}, [], []
-        for task in sorted(tasks, key=lambda task: task["data"].get(INDEX_KEY, -1)):
-            index = task["data"].get(INDEX_KEY)
-            if index is None:
-                continue  # a task someone added by hand is not part of the job
-            line = task["data"]["gt_manifest_line"]
-            lines[index] = line
-            annotations = _kept_annotations(task.get("annotations") or [], stopped_at, wanted)
-            if not annotations:
-                continue  # unlabeled (a stopped job): left out, as Ground Truth leaves it out
-            if len(annotations) < wanted:
-                short.append(task["id"])
-            where = f"{self.client.origin}: project {project['id']}, task {task['id']} (manifest line {index + 1})"
-            try:
-                source = ObjectSource(line, index + 1, self._fetch)
-                prepared = codec.task(source, [annotation.get("result") or [] for annotation in annotations])
-                answers = tuple(
-                    Answer(
-                        _worker(annotation),
-                        codec.answer(annotation.get("result") or [], output.spec, prepared),
-                        float(annotation.get("lead_time") or 0.0),
-                        submitted_at=parse_time(annotation["created_at"]),
-                    )
-                    for annotation in annotations
-                )
-            except (AnnotationFormatError, KeyError, TypeError, ValueError) as error:
-                problems.append(f"{where}: {error}")
-                continue
-            outcomes.append(ObjectOutcome(index, answers, task=prepared))
-            labeled_at[index] = max(answer.submitted_at for answer in answers)  # type: ignore[type-var]
-        if problems:
-            raise AnnotationFormatError(
-                f"{len(problems)} annotations do not fit labeling job {record['job_name']}, so no output was "
-                f"written: {'; '.join(problems[:_MAX_PROBLEMS])}" + ("; ..." if len(problems) > _MAX_PROBLEMS else "")
-            )
-        if short:
-            self.log.warning(
-                "%s: project %s was stopped with %d tasks annotated fewer than %d times (tasks %s); "
-                "they are consolidated from the annotations they have",
-                record["job_name"],
-                project["id"],
-                len(short),
-                wanted,
-                ", ".join(map(str, short[:10])),
-            )
-        return outcomes, labeled_at, lines
 
     def _fetch(self, uri: str) -> bytes | None:
         bucket, key = split_s3_uri(uri)
@@ -481,35 +368,6 @@ class LabelStudioBackend(LabelingBackend):
     def _put(self, uri: str, body: bytes) -> None:
         bucket, key = split_s3_uri(uri)
         self.s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-
-def _kept_annotations(
-    annotations: Sequence[Mapping[str, Any]], stopped_at: datetime | None, wanted: int
-) -> list[Mapping[str, Any]]:
-    """One annotation per annotator (their latest), submitted before a stop, the first ``wanted`` of them."""
-    latest: dict[Any, Mapping[str, Any]] = {}
-    for annotation in sorted(annotations, key=lambda annotation: annotation["created_at"]):
-        if annotation.get("was_cancelled") or (stopped_at and parse_time(annotation["created_at"]) > stopped_at):
-            continue
-        latest[annotator_id(annotation)] = annotation
-    return sorted(latest.values(), key=lambda annotation: annotation["created_at"])[:wanted]
-
-
-def annotator_id(annotation: Mapping[str, Any]) -> Any:
-    """The Label Studio user who made an annotation (exports give an id, or the user)."""
-    user = annotation.get("completed_by")
-    return user.get("id") if isinstance(user, Mapping) else user
-
-
-def _worker(annotation: Mapping[str, Any]) -> Worker:
-    user = annotator_id(annotation)
-    return Worker(worker_id=f"labelstudio.{user}", sub=str(user), accuracy=0.0)
-
-
-def parse_time(text: str) -> datetime:
-    """A time as Label Studio writes it (ISO 8601, ``Z`` or naive for UTC), timezone-aware."""
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 __all__ = [

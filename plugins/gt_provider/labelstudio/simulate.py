@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from gt_provider.labelstudio.backend import annotator_id, job_record, job_spec
+from gt_provider.labelstudio.answers import annotator_id
 from gt_provider.labelstudio.client import LabelStudioClient
 from gt_provider.labelstudio.codecs import CODECS, INDEX_KEY, LINE_KEY
+from gt_provider.labelstudio.records import job_record, job_spec
 from gt_provider.local.annotations import SIMULATIONS, ObjectSource, ReferenceFormatError
 from gt_provider.local.workforce import Worker
 from gt_provider.s3io import split_s3_uri
