@@ -113,6 +113,35 @@ def test_tasks_label_studio_left_unfinished_are_counted_from_their_annotations(
     assert state.status == "Completed" and state.counters["TotalLabeled"] == 4 and state.progress.startswith("4/4")
 
 
+def test_a_try_killed_while_importing_is_finished_by_the_next_without_a_task_twice(aws, label_studio):
+    # The first try's worker dies in the middle of the import: the server has the first 4
+    # tasks, the project's record says nothing was imported. The kill is the one thing faked
+    # (an exception after a real partial import); the server and the second try are real.
+    manifest, _ = _manifest(aws, "ls-killed", 10)
+    spec = _spec(aws, "ls-killed", manifest)
+    first = LabelStudioHook()
+    real_import = first.client.import_tasks
+
+    def import_then_die(project_id, tasks):
+        real_import(project_id, tasks[:4])
+        raise SystemExit("worker killed")
+
+    first.client.import_tasks = import_then_die  # this try's client only
+    with pytest.raises(SystemExit):
+        first.create_or_attach(spec)
+
+    second = LabelStudioHook()
+    attached = second.create_or_attach(spec)
+    again = second.create_or_attach(spec)
+
+    project = second.client.find_project("ls-killed")
+    indexes = sorted(task["data"]["gt_line_index"] for task in second.client.tasks(project["id"]))
+    assert not attached.created and not again.created
+    assert indexes == list(range(10))  # every line once: 4 from the killed try, 6 from the next
+    assert [p["title"] for p in second.client.projects()].count("ls-killed") == 1
+    assert attached.state.status == "InProgress" and attached.state.progress.startswith("0/10 labeled")
+
+
 def test_a_different_request_under_the_same_name_is_refused_naming_the_difference(aws, label_studio):
     hook = LabelStudioHook()
     manifest, _ = _manifest(aws, "ls-conflict", 2)
