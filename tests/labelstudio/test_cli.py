@@ -11,7 +11,9 @@ from gt_provider.labelstudio import server
 from gt_provider.labelstudio.__main__ import main
 
 
-def test_run_gives_the_command_the_connection_and_leaves_a_running_server_running(label_studio_server, tmp_path, capsys):
+def test_run_gives_the_command_the_connection_and_leaves_a_running_server_running(
+    label_studio_server, tmp_path, capsys
+):
     out = tmp_path / "env.json"
     script = (  # the hook, from the environment the run gave it, asks the server who it is
         "import json, sys; from gt_provider.hooks.label_studio import LabelStudioHook; "
