@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from gt_provider.labelstudio import server
+from gt_provider.labelstudio.client import LabelStudioClient, LabelStudioError
 
 if TYPE_CHECKING:
     from gt_provider.labelstudio.simulate import AnnotatorTeam
@@ -130,16 +131,19 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
             "the labeling task's log and its 'Label Studio project' link name the project",
             flush=True,
         )
-    team = _team(running, args).start() if args.annotators else None
-    begun = datetime.now(UTC)
-    try:
+    team, begun = None, datetime.now(UTC)
+    try:  # whatever happens from here, a server started for the run is stopped
+        team = _team(running, args).start() if args.annotators else None
         return subprocess.call(
             list(command), env={**os.environ, "AIRFLOW_CONN_LABEL_STUDIO_DEFAULT": connection_uri(running)}
         )
     finally:
         if team is not None:
             team.stop()
-        _print_projects(running, since=begun)
+        try:
+            _print_projects(running, since=begun)
+        except LabelStudioError as error:
+            print(f"Could not list the run's projects: {error}", file=sys.stderr)
         if started:
             server.stop(args.data_dir)
 
@@ -147,7 +151,6 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
 def _print_projects(running: server.LabelStudioServer, *, since: datetime) -> None:
     """What each gt_provider project created ``since`` holds: tasks, finished, annotations, annotators."""
     from gt_provider.labelstudio.answers import annotator_id
-    from gt_provider.labelstudio.client import LabelStudioClient
     from gt_provider.labelstudio.records import job_record, parse_time, project_url
 
     client = LabelStudioClient(running.url, running.token)
