@@ -84,16 +84,23 @@ def training_config(
     dataset: dict[str, Any], bucket: str, role_arn: str, image: str, run_id: str | None = None
 ) -> dict[str, Any]:
     """The CreateTrainingJob request for the dataset's train and validation channels."""
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
     from gt_provider.datasets.channels import training_channels
+    from gt_provider.datasets.errors import DatasetError
     from gt_provider.labeling_request import default_job_name
 
+    try:  # evaluate reads validation:accuracy, so both channels must have objects
+        channels = training_channels(dataset, splits=("train", "validation"), required=("train", "validation"))
+    except DatasetError as error:  # the version will not change on a retry: fail now, no training job
+        raise AirflowFailException(str(error)) from None
     return {
         # Readable, and the same on every try of a run: a retry finds the job its earlier
         # try created and waits for it (GroundTruthTrainingOperator).
         "TrainingJobName": default_job_name(DATASET, f"train-v{dataset['version']}", run_id or ""),
         "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "Pipe"},
         "RoleArn": role_arn,
-        "InputDataConfig": training_channels(dataset, splits=("train", "validation")),
+        "InputDataConfig": channels,
         "OutputDataConfig": {"S3OutputPath": f"s3://{bucket}/models/{DATASET}/v={dataset['version']}/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 10},
         "HyperParameters": {"num_classes": str(len(dataset["label_map"])), "image_size": "8"},

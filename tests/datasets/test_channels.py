@@ -82,6 +82,13 @@ def test_an_empty_split_gets_no_channel():
     assert [channel["ChannelName"] for channel in channels] == ["train", "test"]
 
 
+def test_a_required_split_without_objects_is_an_error_before_any_training_job():
+    empty_validation = card({"train": 20, "validation": 0, "test": 0})
+    with pytest.raises(DatasetError, match=r"no object in 'validation' .*'train': 20.*needs its 'validation' channel"):
+        training_channels(empty_validation, splits=("train", "validation"), required=("train", "validation"))
+    assert [c["ChannelName"] for c in training_channels(empty_validation, splits=("train", "validation"))] == ["train"]
+
+
 def test_splits_choose_and_order_the_channels():
     channels = training_channels(card(), splits=["validation", "train"])
     assert [channel["ChannelName"] for channel in channels] == ["validation", "train"]

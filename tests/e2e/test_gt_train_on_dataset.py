@@ -89,3 +89,24 @@ def test_the_same_model_trained_again_is_not_better_than_its_own_registration(
     assert again["best_registered"] == pytest.approx(accuracy, abs=1e-4)
     assert again["better"] is False
     assert evaluate(_training_result("train-v1-c", accuracy + 0.01), dataset)["better"] is True
+
+
+def test_a_version_without_validation_objects_fails_the_request_for_good():
+    # evaluate reads validation:accuracy: a version whose validation split is empty (20
+    # digits, two per class, can all stratify into train) must stop at the request, with no
+    # training job and no retry (AirflowFailException), naming the split.
+    from airflow.providers.common.compat.sdk import AirflowFailException
+
+    training_config = example_dag("gt_train_on_dataset").get_task("training_config").python_callable
+    dataset = {
+        "uri": "s3://gt-provider-demo/datasets/digits/v=1/",
+        "version": 1,
+        "label_map": {"0": "zero", "1": "one"},
+        "files": {"augmented-manifest": {"train": ["augmented-manifest/train.manifest"]}},
+        "counts": {"per_split": {"train": 20, "validation": 0, "test": 0}},
+        "source_field": "source-ref",
+        "label_attribute": "label",
+    }
+
+    with pytest.raises(AirflowFailException, match=r"no object in 'validation' .*needs its 'validation' channel"):
+        training_config(dataset, "gt-provider-demo", "arn:aws:iam::123456789012:role/r", "image:latest", "run")

@@ -41,6 +41,7 @@ def training_channels(
     splits: Sequence[str] | None = None,
     input_mode: str = "Pipe",
     attribute_names: Sequence[str] | None = None,
+    required: Sequence[str] = ("train",),
 ) -> list[dict[str, Any]]:
     """``InputDataConfig`` channels: one augmented-manifest channel per split that has objects.
 
@@ -51,8 +52,9 @@ def training_channels(
     :func:`attribute_names` for algorithms that read more or other attributes.
 
     Raises :class:`~gt_provider.datasets.errors.DatasetError` when the version has no
-    ``augmented-manifest`` export, or when ``train`` is wanted and has no object: training on
-    nothing would fail later, at a cost, with a less clear message.
+    ``augmented-manifest`` export, or when a ``required`` split that is wanted (``train``, and
+    ``validation`` for a pipeline that evaluates on it) has no object: training on nothing
+    would fail later, at a cost, with a less clear message.
     """
     uri = str(dataset.get("uri", ""))
     if input_mode not in INPUT_MODES:
@@ -70,10 +72,13 @@ def training_channels(
     unknown = [split for split in wanted if split not in known]
     if unknown:
         raise DatasetError(f"dataset {uri} has no split(s) {unknown}; its splits: {sorted(known)}")
-    if (splits is None or "train" in wanted) and not (per_split.get("train") and files.get("train")):
-        raise DatasetError(
-            f"dataset {uri} has no object in 'train' (objects per split: {dict(per_split)}); there is nothing to train on"
-        )
+    for split in required:
+        if (splits is None or split in wanted) and not (per_split.get(split) and files.get(split)):
+            raise DatasetError(
+                f"dataset {uri} has no object in {split!r} (objects per split: {dict(per_split)}); "
+                + ("there is nothing to train on" if split == "train" else f"the training needs its {split!r} channel")
+                + ": label more objects, or build the version with a larger share for that split"
+            )
     names = list(attribute_names) if attribute_names is not None else _default_attribute_names(dataset)
     root = uri if uri.endswith("/") else uri + "/"
     channels: list[dict[str, Any]] = []
