@@ -44,3 +44,41 @@ def test_a_command_to_run_is_asked_for_with_run_and_only_with_run(argv, capsys):
         main(argv)
     assert stopped.value.code == 2
     assert "give the command to run after -- (run), and only then" in capsys.readouterr().err
+
+
+def test_a_terminated_run_kills_its_command_and_stops_the_server_it_started(tmp_path):
+    # A CI timeout or `kill` sends SIGTERM: the run must not leave its server (or its command) behind.
+    import os
+    import signal
+    import subprocess
+    import time
+
+    data_dir = tmp_path / "label-studio"
+    marker = tmp_path / "command-started"
+    command = [sys.executable, "-c", f"import pathlib, time; pathlib.Path({str(marker)!r}).touch(); time.sleep(600)"]
+    cli = [sys.executable, "-m", "gt_provider.labelstudio", "run", "--data-dir", str(data_dir), "--annotators", "0"]
+    run = subprocess.Popen(
+        [*cli, "--", *command],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not marker.exists() and run.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert marker.exists(), run.stderr.read().decode() if run.poll() is not None else "the command never started"
+        running = server.status(data_dir)
+        assert running is not None
+
+        run.send_signal(signal.SIGTERM)
+
+        assert run.wait(timeout=60) == 128 + signal.SIGTERM
+        assert server.status(data_dir) is None
+        with pytest.raises(ProcessLookupError):
+            os.kill(running.pid, 0)
+        leftover = subprocess.run(["pgrep", "-f", str(marker)], capture_output=True, text=True).stdout
+        assert leftover == ""  # the command was killed with the run
+    finally:
+        if run.poll() is None:
+            run.kill()
+        server.stop(data_dir)

@@ -25,6 +25,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -118,6 +119,9 @@ def _annotate(running: server.LabelStudioServer, args: argparse.Namespace) -> No
 
 def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
     """``command`` against the server, with simulated annotators (or a person) labeling meanwhile."""
+    # A SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: the command is killed (subprocess.call
+    # kills its child on any exception) and a server started for the run is stopped.
+    signal.signal(signal.SIGTERM, _raise_system_exit)
     running = server.status(args.data_dir)
     started = running is None
     if running is None:
@@ -146,6 +150,10 @@ def _run(args: argparse.Namespace, command: Sequence[str]) -> int:
             print(f"Could not list the run's projects: {error}", file=sys.stderr)
         if started:
             server.stop(args.data_dir)
+
+
+def _raise_system_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _print_projects(running: server.LabelStudioServer, *, since: datetime) -> None:

@@ -79,6 +79,8 @@ def _run(args: argparse.Namespace) -> int:
         print("run: give the command to run after --", file=sys.stderr)
         return 2
     _apply_settings(args)
+    # A SIGTERM (a CI timeout, kill) unwinds like Ctrl-C: the command is killed, the local AWS stopped.
+    signal.signal(signal.SIGTERM, _raise_system_exit)
     with LocalAws(args.host, 0) as aws:
         resources = bootstrap(aws.endpoint_url, args.region)
         extra = {"endpoint_url": aws.endpoint_url, "region_name": args.region}
@@ -101,6 +103,10 @@ def _run(args: argparse.Namespace) -> int:
 
             print_summary(aws.endpoint_url, args.region, resources["bucket"])
     return returncode
+
+
+def _raise_system_exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
