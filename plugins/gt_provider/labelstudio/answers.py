@@ -35,7 +35,7 @@ def task_outcomes(
     (``where`` names the server and project; each problem its task and manifest line).
     """
     codec = CODECS[record["task_type"]]
-    stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
+    stopped_at = _stopped_at(record)
     wanted = int(record["workers_per_object"])
     lines: dict[int, Mapping[str, Any]] = {}
     outcomes, labeled_at, problems, short = [], {}, [], []
@@ -88,7 +88,7 @@ def task_outcomes(
 
 def finished_tasks(tasks: Sequence[Mapping[str, Any]], record: Mapping[str, Any]) -> int:
     """How many of the job's tasks have an annotation from ``workers_per_object`` annotators (before a stop)."""
-    stopped_at = parse_time(record["stopped_at"]) if record.get("stopped_at") else None
+    stopped_at = _stopped_at(record)
     wanted = int(record.get("workers_per_object") or 1)
     return sum(
         1
@@ -114,6 +114,11 @@ def annotator_id(annotation: Mapping[str, Any]) -> Any:
     """The Label Studio user who made an annotation (exports give an id, or the user)."""
     user = annotation.get("completed_by")
     return user.get("id") if isinstance(user, Mapping) else user
+
+
+def _stopped_at(record: Mapping[str, Any]) -> datetime | None:
+    """When the job was stopped (annotations after it are not collected), or None."""
+    return parse_time(record["stopped_at"]) if record.get("stopped_at") else None
 
 
 def _worker(annotation: Mapping[str, Any]) -> Worker:
