@@ -29,6 +29,9 @@ help:
 $(INSTALLED): pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -e '.[local,test]'
+	@# The editable build leaves an egg-info in plugins/, which Airflow puts on sys.path: it would
+	@# find the provider's entry points twice ("Plugin 'gt_provider' already registered").
+	rm -rf plugins/gt_provider.egg-info
 	touch $@
 
 install: $(INSTALLED)
@@ -58,8 +61,18 @@ endif
 demo: $(AIRFLOW_HOME)/airflow.db
 	$(DEMO_ENV) $(BIN)/python -m gt_provider.local run --summary --speed 20 -- $(DEMO_LABELING) $(DEMO_DAGS)
 
-test: $(INSTALLED)
-	$(BIN)/python -m pytest
+# The browser tests drive the OS's Chromium through Playwright (which never downloads a
+# browser build): installed with apt where it is missing.
+CHROMIUM ?= /usr/bin/chromium
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+$(CHROMIUM):
+	@echo "Chromium is missing: installing Debian's chromium package for the browser tests"
+	$(SUDO) apt-get install -y --no-install-recommends chromium || \
+		{ $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium; }
+	@test -x $@ || { echo "apt installed chromium, but $@ is not there: set CHROMIUM=/path/to/chromium"; exit 1; }
+
+test: $(INSTALLED) $(CHROMIUM)
+	GT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
 
 # docker-compose.yaml's stack (CeleryExecutor, Redis, PostgreSQL, triggerer, local AWS) as
 # native processes, and the fast checks of its mapping; the stack needs PostgreSQL and

@@ -162,8 +162,9 @@ with pipeline.pipeline_dag(
     owner="ml-platform",
     params={
         "dataset_uri": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
+            title="Dataset version",
             pattern=r"^(|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+/v=[0-9]+/?)$",
             description="Manual runs: a dataset version (s3://.../v=<N>/). Empty: the latest version.",
         ),

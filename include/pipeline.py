@@ -35,7 +35,7 @@ BACKEND = "{{ params.backend or var.value.get('gt_labeling_backend', 'ground_tru
 #: What ``check_params`` checks besides the labels: the form's workteam field, and the
 #: workteam, role, bucket and backend the run will use (Variables the form cannot see).
 RUN_SETTINGS = {
-    "form_workteam_arn": "{{ params.workteam_arn }}",
+    "form_workteam_arn": "{{ params.workteam_arn or '' }}",
     "workteam_arn": WORKTEAM_ARN,
     "role_arn": ROLE_ARN,
     "bucket": BUCKET,

@@ -49,6 +49,7 @@ def test_the_form_accepts_its_defaults_a_private_team_and_an_empty_workteam():
     assert {name: param.resolve(param.value) for name, param in params.items()}["labels"] == ["cat", "dog"]
     assert params["workteam_arn"].resolve(PRIVATE) == PRIVATE
     assert params["workteam_arn"].resolve("") == ""
+    assert params["workteam_arn"].resolve(None) is None
 
 
 def test_settings_problems_name_the_field_or_variable_to_fix():

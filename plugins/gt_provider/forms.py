@@ -25,6 +25,12 @@ from gt_provider.s3io import BUCKET_PATTERN
 WORKTEAM_PATTERN = (
     r"^$|^arn:aws[a-z-]*:sagemaker:[a-z0-9-]+:[0-9]{12}:workteam/(private-crowd|vendor-crowd)/[A-Za-z0-9-]+$"
 )
+#: What the form's backend choices read as (null: the field left empty).
+BACKEND_CHOICES = {
+    "null": "The gt_labeling_backend Variable (else Ground Truth)",
+    "ground_truth": "Ground Truth (AWS, or the local one)",
+    "label_studio": "Label Studio",
+}
 #: The form's defaults are the job arguments' own (LabelingJobSpec, the one definition).
 _SPEC_DEFAULTS = {argument.name: argument.default for argument in JOB_ARGUMENTS}
 
@@ -63,14 +69,17 @@ def labeling_params(
             None,
             type=["null", "string"],
             enum=[None, *BACKENDS],
+            values_display=BACKEND_CHOICES,
             title="Labeling backend",
             description="ground_truth: Ground Truth on AWS, or the local one the aws connection points at. "
             "label_studio: a project on the label_studio_default connection's Label Studio server, where "
             "people label without AWS. Empty uses the gt_labeling_backend Variable, else ground_truth.",
         ),
+        # Nullable: the UI's form treats an empty non-null string field as missing and would
+        # not let a user trigger with the default (found by the browser test).
         "workteam_arn": Param(
-            "",
-            type="string",
+            None,
+            type=["null", "string"],
             pattern=WORKTEAM_PATTERN,
             title="Workteam ARN",
             description="A private or vendor workteam; empty uses the gt_workteam_arn Variable. "

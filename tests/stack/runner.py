@@ -53,6 +53,10 @@ TEST_SETTINGS: dict[str, str] = {
     "GT_POLL_SECONDS": "2",
     "GT_RETRY_DELAY_SECONDS": "3",
     "PYTHONUNBUFFERED": "1",
+    # A second login that may read no DAG, for the pages' access checks (tests/stack/auth.py);
+    # for every other user this is the compose file's SimpleAuthManager.
+    "AIRFLOW__CORE__AUTH_MANAGER": "tests.stack.auth.NoDagsForOutsiderAuthManager",
+    "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,outsider:viewer",
 }
 #: Parent environment variables that must not leak into the stack (the pytest process has its
 #: own Airflow home, SQLite database and AWS settings).

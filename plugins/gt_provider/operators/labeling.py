@@ -23,6 +23,7 @@ from gt_provider.backends import (
 )
 from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobFailedError
 from gt_provider.hooks.ground_truth import GroundTruthHook
+from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
 from gt_provider.labeling_request import JOB_ARGUMENTS, LabelingJobSpec, default_job_name
 from gt_provider.links.labeling import GroundTruthLabelingJobLink, LabelStudioProjectLink, persist_no_link
 from gt_provider.s3io import split_s3_uri
@@ -117,6 +118,33 @@ class _OnABackend:
             aws_partition=self.hook.conn_partition,  # type: ignore[attr-defined]
             job_name=state.job_name,
         )
+
+    def _persist_job_record(self, context: Context, state: LabelingJobState) -> None:
+        """What the Labeling jobs page lists: the job, its page, and the connections to ask about it."""
+        if not self.do_xcom_push:  # type: ignore[attr-defined]
+            return
+        if self.backend == "label_studio":
+            record = JobRecord(
+                backend=self.backend,
+                job_name=state.job_name,
+                job_url=state.job_arn,
+                aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
+                label_studio_conn_id=self.label_studio_conn_id,
+            )
+        else:
+            region = self.hook.conn_region_name  # type: ignore[attr-defined]
+            record = JobRecord(
+                backend=self.backend,
+                job_name=state.job_name,
+                job_url=GroundTruthLabelingJobLink().format_link(
+                    aws_domain=GroundTruthLabelingJobLink.get_aws_domain(self.hook.conn_partition),  # type: ignore[attr-defined]
+                    region_name=region,
+                    job_name=state.job_name,
+                ),
+                aws_conn_id=self.aws_conn_id,  # type: ignore[attr-defined]
+                region_name=region,
+            )
+        context["ti"].xcom_push(key=JOB_RECORD_KEY, value=record.to_xcom())
 
     def _wait(
         self, backend: LabelingBackend, job_name: str, delay: int, attempts: int, allow_stopped: bool
@@ -281,6 +309,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         spec = attached.spec
         self._started_job_name = spec.job_name
         self._persist_link(context, backend, attached.state)
+        self._persist_job_record(context, attached.state)
         delay, attempts = int(self.waiter_delay), int(self.waiter_max_attempts)
         if self.deferrable:
             self.defer(trigger=self._trigger(spec.job_name, delay, attempts), method_name="execute_complete")

@@ -1,0 +1,129 @@
+"""The provider's pages on the Airflow API server: the Labeling jobs list (HTML and JSON).
+
+Mounted by :class:`gt_provider.ui.plugin.GroundTruthUiPlugin` under ``/gt-provider``. Every
+page authenticates like Airflow's own API -- a bearer token, or the UI's ``_token`` cookie --
+and shows only the DAGs the auth manager lets the user read. A browser without a login is
+sent to the login page and brought back.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from gt_provider.ui.jobs import STATUSES, LiveStatus, labeling_job_rows
+
+if TYPE_CHECKING:
+    from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from sqlalchemy.orm import Session
+
+JOBS_PATH = "/labeling-jobs"
+#: Seconds between refreshes of the page while a job on it runs.
+REFRESH_SECONDS = 5
+BACKEND_NAMES = {"ground_truth": "Ground Truth", "label_studio": "Label Studio"}
+_TEMPLATES = Path(__file__).with_name("templates")
+
+
+class LoginRequired(Exception):
+    """No valid login on a page request: the browser goes to the login page."""
+
+
+async def _user(request: Request) -> BaseUser:
+    """The caller, from a bearer token or the UI's session cookie (as Airflow's API reads them)."""
+    from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+    from airflow.api_fastapi.core_api.security import resolve_user_from_token
+
+    header = request.headers.get("authorization", "")
+    token = header[7:] if header.lower().startswith("bearer ") else request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    try:
+        return await resolve_user_from_token(token)
+    except HTTPException as error:
+        if request.url.path.endswith(JOBS_PATH):
+            raise LoginRequired from error
+        raise
+
+
+def _session() -> Any:
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        yield session
+
+
+def _readable_dag_ids(user: BaseUser, session: Session) -> set[str]:
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+
+
+def _jobs_with_dags(session: Session, readable: set[str]) -> list[str]:
+    """The readable DAGs that have had a labeling job (the DAG filter's choices)."""
+    from airflow.models.xcom import XComModel
+    from sqlalchemy import select
+
+    from gt_provider.job_records import JOB_RECORD_KEY
+
+    if not readable:
+        return []
+    query = select(XComModel.dag_id).where(XComModel.key == JOB_RECORD_KEY, XComModel.dag_id.in_(readable)).distinct()
+    return sorted(session.scalars(query))
+
+
+UserDep = Annotated[Any, Depends(_user)]
+SessionDep = Annotated[Any, Depends(_session)]
+DagFilter = Annotated[str | None, Query(description="Only this DAG's jobs")]
+StatusFilter = Annotated[str | None, Query(description=f"Only jobs in this status: {', '.join(STATUSES)}")]
+
+
+def create_app(live: LiveStatus | None = None) -> FastAPI:
+    """The FastAPI app the plugin mounts; ``live`` describes running jobs (their backends, by default)."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    status_of_jobs = live or LiveStatus()
+    templates = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html"]))
+    app = FastAPI(title="Ground Truth labeling jobs", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.exception_handler(LoginRequired)
+    async def _to_login(request: Request, error: LoginRequired) -> RedirectResponse:
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return RedirectResponse(get_auth_manager().get_url_login(next_url=str(request.url)), status_code=302)
+
+    def rows(user: Any, session: Any, dag_id: str | None, status: str | None) -> tuple[list[Any], set[str]]:
+        if status and status not in STATUSES:
+            raise HTTPException(400, f"status must be one of {', '.join(STATUSES)}, got {status!r}")
+        readable = _readable_dag_ids(user, session)
+        found = labeling_job_rows(
+            session, dag_ids=readable, live=status_of_jobs, dag_id=dag_id or None, status=status or None
+        )
+        return found, readable
+
+    @app.get(JOBS_PATH, response_class=HTMLResponse)
+    def labeling_jobs_page(
+        user: UserDep, session: SessionDep, dag_id: DagFilter = None, status: StatusFilter = None
+    ) -> HTMLResponse:
+        found, readable = rows(user, session, dag_id, status)
+        html = templates.get_template("labeling_jobs.html").render(
+            rows=found,
+            dag_id=dag_id or "",
+            status=status or "",
+            dag_choices=_jobs_with_dags(session, readable),
+            status_choices=STATUSES,
+            backend_names=BACKEND_NAMES,
+            refresh=REFRESH_SECONDS if any(row.active for row in found) else None,
+            updated=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        )
+        return HTMLResponse(html)
+
+    @app.get("/api" + JOBS_PATH)
+    def labeling_jobs_json(
+        user: UserDep, session: SessionDep, dag_id: DagFilter = None, status: StatusFilter = None
+    ) -> JSONResponse:
+        found, _ = rows(user, session, dag_id, status)
+        return JSONResponse({"labeling_jobs": [row.as_json() for row in found], "total_entries": len(found)})
+
+    return app
