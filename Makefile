@@ -16,7 +16,7 @@ export PYTHONPATH := $(CURDIR)
 # The demo polls every few seconds; a real deployment keeps the DAG's defaults.
 DEMO_ENV := GT_POLL_SECONDS=2
 
-.PHONY: help install demo test stack-test lint format providers clean labelstudio labelstudio-stop
+.PHONY: help install demo test screenshots stack-test lint format providers clean labelstudio labelstudio-stop
 
 help:
 	@echo "make demo   - label sample digits and train a model on the embedded local AWS"
@@ -73,6 +73,11 @@ $(CHROMIUM):
 
 test: $(INSTALLED) $(CHROMIUM)
 	GT_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest
+
+# The UI screenshots in docs/screenshots (README's "From the Airflow UI"), taken by the
+# browser tests against the native stack (PostgreSQL and Redis on 127.0.0.1).
+screenshots: $(INSTALLED) $(CHROMIUM)
+	GT_CHROMIUM=$(CHROMIUM) GT_SCREENSHOTS=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/stack/test_browser.py -q
 
 # docker-compose.yaml's stack (CeleryExecutor, Redis, PostgreSQL, triggerer, local AWS) as
 # native processes, and the fast checks of its mapping; the stack needs PostgreSQL and

@@ -110,7 +110,12 @@ def labeling_params(
             description=short_instructions_help or "Shown beside every task",
         ),
         "full_instructions": Param(
-            full_instructions, type="string", minLength=1, maxLength=100_000, title="Full instructions"
+            full_instructions,
+            type="string",
+            minLength=1,
+            maxLength=100_000,
+            title="Full instructions",
+            description="What workers read when they open the instructions (HTML allowed)",
         ),
         "seed_sample_data": Param(True, type="boolean", title="Seed sample data", description=seed_help),
     }
