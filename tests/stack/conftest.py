@@ -8,7 +8,6 @@ report; the work folder with the whole logs is then kept, and the report names i
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -49,12 +48,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.sections.append(
             (f"native stack: process logs (all of them, and task logs, kept in {native.workdir})", native.log_tails())
         )
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium from the OS (make installs it), driven by Playwright; never a downloaded build."""
-    from tests.stack.browser import launch
-
-    with launch() as chromium:
-        yield chromium

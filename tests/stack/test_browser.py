@@ -18,7 +18,7 @@ import pytest
 
 from gt_provider.ui.jobs import DESCRIBE_CACHE_SECONDS
 from tests.stack.auth import OUTSIDER
-from tests.stack.browser import VIEWPORT, airflow_login, passwords, save_screenshot
+from tests.stack.browser import VIEWPORT, airflow_login, launch, passwords, save_screenshot
 from tests.stack.runner import NativeStack
 
 pytestmark = pytest.mark.stack
@@ -27,6 +27,17 @@ LABELING_DAGS = ("gt_image_classification", "gt_text_classification", "gt_object
 IMAGE_DAG = "gt_image_classification"
 JOBS_PAGE = "/gt-provider/labeling-jobs"
 RUN_TIMEOUT = 300
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium from the OS (make installs it), driven by Playwright.
+
+    Module-scoped, not session-scoped: Playwright's sync API keeps an event loop running in
+    the main thread while it is open, and later tests call ``asyncio.run`` (triggers).
+    """
+    with launch() as chromium:
+        yield chromium
 
 
 @pytest.fixture
