@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
-from gt_provider.ui.jobs import BACKEND_NAMES, STATUSES, LiveStatus, labeling_job_rows
+from gt_provider.ui.jobs import STATUSES, LiveStatus, labeling_job_rows
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 JOBS_PATH = "/labeling-jobs"
 #: Seconds between refreshes of the page while a job on it runs.
 REFRESH_SECONDS = 5
+BACKEND_NAMES = {"ground_truth": "Ground Truth", "label_studio": "Label Studio"}
 _TEMPLATES = Path(__file__).with_name("templates")
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
-from gt_provider.status import ALL_STATES, NON_TERMINAL_STATES, objects_total
+from gt_provider.status import ALL_STATES, NON_TERMINAL_STATES, format_progress
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -34,8 +34,6 @@ DESCRIBE_CACHE_SECONDS = 3.0
 MAX_ROWS = 500
 #: Statuses a user can filter on.
 STATUSES = tuple(sorted(ALL_STATES))
-#: How the page names each backend.
-BACKEND_NAMES = {"ground_truth": "Ground Truth", "label_studio": "Label Studio"}
 
 Describer = Callable[[JobRecord], "LabelingJobState"]
 
@@ -68,7 +66,9 @@ class JobRow:
     def total(self) -> int | None:
         if not self.counters:
             return None
-        return objects_total(self.counters)
+        return (
+            self.labeled + int(self.counters.get("FailedNonRetryableError", 0)) + int(self.counters.get("Unlabeled", 0))
+        )
 
     @property
     def failed(self) -> int:
@@ -93,9 +93,17 @@ class JobRow:
         return self.status in NON_TERMINAL_STATES or self.task_state in ("running", "deferred", "queued", "scheduled")
 
     @property
+    def progress(self) -> str:
+        return format_progress(self.counters) if self.counters else ""
+
+    @property
     def run_path(self) -> str:
         """The run's page in the Airflow UI (a path on the API server)."""
         return f"/dags/{quote(self.dag_id, safe='')}/runs/{quote(self.run_id, safe='')}"
+
+    @property
+    def task_path(self) -> str:
+        return f"{self.run_path}/tasks/{quote(self.task_id, safe='')}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -187,7 +195,7 @@ class LiveStatus:
 
 
 def _unreachable(backend: str, error: BaseException) -> str:
-    name = BACKEND_NAMES.get(backend, backend)
+    name = "Label Studio" if backend == "label_studio" else "Ground Truth"
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{name} did not answer: {text[:300]}"
 
