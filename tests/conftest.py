@@ -51,6 +51,22 @@ def airflow_db() -> Path:
 
 
 @pytest.fixture(scope="session")
+def label_studio_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real Label Studio server for the session (its own virtualenv, installed on first use).
+
+    Started once on a free port of 127.0.0.1 with a data directory under pytest's temporary
+    directory (a developer's ``.labelstudio`` is never touched), stopped by its PID at the end.
+    """
+    from gt_provider.labelstudio import server
+
+    running = server.start(data_dir=tmp_path_factory.mktemp("label-studio"))
+    try:
+        yield running
+    finally:
+        server.stop(running.data_dir)
+
+
+@pytest.fixture(scope="session")
 def local_aws_endpoint() -> Iterator[str]:
     from gt_provider.local.server import LocalAws
 

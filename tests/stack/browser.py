@@ -76,4 +76,7 @@ def airflow_login(page: Any, username: str, password: str) -> None:
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+    # The login page's script navigates once its POST /auth/token answers; "networkidle" can
+    # come before that navigation starts, so wait for the browser to have left the page.
+    page.wait_for_url(lambda url: "/auth/login" not in url)
     page.wait_for_load_state("networkidle")

@@ -3,23 +3,30 @@
 Against the native stack (tests/stack/runner.py): the real API server with the simple auth
 manager and its generated logins, a scheduler, a triggerer, a Celery worker and the local
 AWS. The tests log in as a user would, open the labeling DAGs' trigger forms, trigger a run
-and follow its labeling job on the provider's Labeling jobs page (tests run in file order:
-the first one sees the page before any job exists).
+and follow its labeling job on the provider's Labeling jobs page, open the task's extra
+links, and open the card of the dataset version the run built (tests run in file order: the
+first one sees the page before any job exists). On the Label Studio backend, with a real
+Label Studio server and no simulated annotators, a person logs in to Label Studio and labels
+the images by clicking, and the run goes on to build the dataset from those answers.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 import pytest
 
+from gt_provider.labelstudio.client import LabelStudioClient
+from gt_provider.labelstudio.codecs import LINE_KEY
 from gt_provider.ui.jobs import DESCRIBE_CACHE_SECONDS
+from include.sample_data import DIGIT_NAMES
 from tests.stack.auth import OUTSIDER
 from tests.stack.browser import VIEWPORT, airflow_login, launch, passwords, save_screenshot
-from tests.stack.runner import NativeStack
+from tests.stack.runner import ApiError, NativeStack
 
 pytestmark = pytest.mark.stack
 
@@ -192,6 +199,8 @@ def test_a_run_triggered_from_the_form_is_followed_on_the_labeling_jobs_page(sta
     assert row.locator("td.split").inner_text() == "6 / 0"
     job_link = row.locator("a.job-link")
     assert job_link.get_attribute("href") == console_url(job_name)
+    # The task's extra link, on the task instance page, points at the same console page.
+    assert task_link(page, run_id, "Labeling Job") == console_url(job_name)
     # The filters.
     page.goto(f"{JOBS_PAGE}?status=Failed")
     assert page.locator(f"tr[data-job='{job_name}']").count() == 0
@@ -199,12 +208,146 @@ def test_a_run_triggered_from_the_form_is_followed_on_the_labeling_jobs_page(sta
     assert page.locator(f"tr[data-job='{job_name}']").count() == 1
 
 
+def task_link(page: Any, run_id: str, name: str, task_id: str = "label_images") -> str | None:
+    """The href of a task's extra link as the Details tab of its task instance page shows it."""
+    page.goto(f"/dags/{IMAGE_DAG}/runs/{quote(run_id, safe='')}/tasks/{task_id}/details")
+    links = page.get_by_role("link", name=name)
+    links.first.wait_for()
+    return links.first.get_attribute("href")
+
+
+def _wait_for_xcom(stack: NativeStack, run_id: str, task_id: str, key: str) -> Any:
+    def pushed() -> Any:
+        try:
+            return stack.api.xcom(IMAGE_DAG, run_id, task_id, key=key)
+        except ApiError as error:
+            if "404" not in str(error):
+                raise
+            return None
+
+    return stack.wait_until(pushed, what=f"{task_id} pushed {key}", timeout=RUN_TIMEOUT, interval=1)
+
+
+def true_digit(image_name: str) -> str:
+    """What the person sees on a sample image (``digit-00042.png``: scikit-learn's digit 42)."""
+    from sklearn.datasets import load_digits
+
+    index = int(re.search(r"\d+", image_name).group(0))
+    return DIGIT_NAMES[int(load_digits().target[index])]
+
+
+def _label_studio_login(page: Any, label_studio: Any) -> None:
+    page.wait_for_selector("input[name=email]")
+    page.fill("input[name=email]", label_studio.username)
+    page.fill("input[name=password]", label_studio.password)
+    page.click("button[type=submit]")
+    page.wait_for_url(lambda url: "/user/login" not in url)
+
+
+def test_a_person_labels_in_label_studio_and_the_run_builds_the_dataset(
+    stack: NativeStack, browser: Any, page: Any, label_studio_server: Any
+):
+    """The image DAG on Label Studio with no simulated annotators: a person labels in the browser."""
+    label_studio = label_studio_server
+    stack.wait_for_idle(IMAGE_DAG)
+    stack.reset_local_aws()  # the run seeds images of its own, so all of them are new
+    stack.api.request(
+        "POST",
+        "/api/v2/connections",
+        json={
+            "connection_id": "label_studio_default",
+            "conn_type": "labelstudio",
+            "host": label_studio.url,
+            "password": label_studio.token,
+        },
+    )
+    objects = 3
+    run_id = stack.start_run(IMAGE_DAG, {"backend": "label_studio", "max_objects": objects, "workers_per_object": 1})
+    project_url = _wait_for_xcom(stack, run_id, "label_images", "gt_label_studio_project")
+    client = LabelStudioClient(label_studio.url, label_studio.token)
+    project_id = int(re.search(r"/projects/(\d+)/", project_url).group(1))
+    stack.wait_until(lambda: client.project(project_id)["task_number"] == objects, what="tasks imported", timeout=60)
+
+    # The person: Label Studio's own pages, its login, its labeling view.
+    person = browser.new_context(viewport=VIEWPORT)
+    person.set_default_timeout(30_000)
+    try:
+        ls = person.new_page()
+        ls.goto(project_url)
+        _label_studio_login(ls, label_studio)
+        assert f"/projects/{project_id}/" in ls.url
+        ls.get_by_text("Label All Tasks").click()
+        ls.keyboard.press("Escape")  # the project's instructions open first
+        images = {
+            task["id"]: task["data"][LINE_KEY]["source-ref"].rsplit("/", 1)[1] for task in client.tasks(project_id)
+        }
+        answers: dict[str, str] = {}  # image file -> the digit the person saw and clicked
+        for step in range(objects):
+            # The image the person looks at: the task the bottom bar names ("#<task id>").
+            shown = ls.locator(".lsf-current-task__task-id")
+            shown.wait_for()
+            task_id = int(shown.evaluate("element => element.firstChild.textContent"))
+            name = images[task_id]
+            assert name not in answers, f"Label Studio showed {name} twice"
+            answers[name] = true_digit(name)
+            ls.locator("label", has_text=re.compile(rf"^{answers[name]}")).first.click()
+            if step == 0:
+                save_screenshot(ls, "label-studio-labeling")
+            ls.get_by_test_id("bottombar-submit-button").click()
+            stack.wait_until(
+                lambda n=step + 1: sum(1 for task in client.tasks(project_id) if task["total_annotations"]) == n,
+                what=f"{step + 1} annotations saved",
+                timeout=60,
+            )
+    finally:
+        person.close()
+
+    stack.wait_for_run(IMAGE_DAG, run_id, timeout=RUN_TIMEOUT)
+    labeling = stack.api.xcom(IMAGE_DAG, run_id, "label_images")
+    s3 = stack.aws_client("s3")
+    bucket, key = labeling["output_manifest_uri"][5:].split("/", 1)
+    lines = [json.loads(line) for line in s3.get_object(Bucket=bucket, Key=key)["Body"].read().splitlines()]
+    attribute = labeling["label_attribute_name"]
+    assert {line["source-ref"].rsplit("/", 1)[1]: line[f"{attribute}-metadata"]["class-name"] for line in lines} == (
+        answers
+    )
+    assert all(line[f"{attribute}-metadata"]["human-annotated"] == "yes" for line in lines)
+    built = stack.api.xcom(IMAGE_DAG, run_id, "build_dataset")
+    assert built["total"] == objects and built["job_names"] == [labeling["job_name"]]
+
+    # The task's extra link points at the project; the Labeling jobs page has the job.
+    login(stack, page, f"/dags/{IMAGE_DAG}")
+    assert task_link(page, run_id, "Label Studio Project") == project_url
+    page.goto(JOBS_PAGE)
+    row = _row(page, labeling["job_name"])
+    assert row.get_attribute("data-status") == "Completed" and "Label Studio" in row.inner_text()
+    assert row.locator("a.job-link").get_attribute("href") == project_url
+
+    # The run's dataset version, from its row: the card, with its plot, and the person's labels.
+    dataset_link = row.locator("a.dataset-link")
+    assert dataset_link.inner_text() == f"digits v{built['version']}"
+    dataset_link.click()
+    page.wait_for_url(re.compile(r"/gt-provider/dataset-card\?"))
+    card = page.locator("#dataset-card")
+    assert card.locator("h1").inner_text() == f"digits — version {built['version']}"
+    plot = card.locator("img").first
+    plot.wait_for()
+    assert plot.evaluate("img => img.complete && img.naturalWidth") > 0
+    assert all(digit in card.inner_text() for digit in answers.values())
+    save_screenshot(page, "dataset-card", full_page=True)
+
+
 def test_a_user_who_may_read_no_dag_sees_no_job(stack: NativeStack, page: Any):
-    assert stack.api.get("/gt-provider/api/labeling-jobs")["total_entries"] >= 1  # admin sees the jobs
+    jobs = stack.api.get("/gt-provider/api/labeling-jobs")["labeling_jobs"]
+    assert jobs  # admin sees the jobs
     login(stack, page, JOBS_PAGE, user=OUTSIDER)
     assert page.url.endswith(JOBS_PAGE)
     assert "No labeling jobs yet" in page.inner_text("body")
     assert page.locator("tr[data-job]").count() == 0
+    # Nor the card of a dataset version one of those runs built.
+    [card_url, *_] = [job["dataset"]["card_url"] for job in jobs if job["dataset"]]
+    response = page.goto(card_url)
+    assert response.status == 404 and "built no dataset version you may read" in page.inner_text("body")
 
 
 def test_a_deleted_run_leaves_the_page_without_its_job(stack: NativeStack, page: Any):

@@ -1,4 +1,5 @@
-"""The provider's pages on the Airflow API server: the Labeling jobs list (HTML and JSON).
+"""The provider's pages on the Airflow API server: the Labeling jobs list (HTML and JSON) and
+the card of the dataset version each run built.
 
 Mounted by :class:`gt_provider.ui.plugin.GroundTruthUiPlugin` under ``/gt-provider``. Every
 page authenticates like Airflow's own API -- a bearer token, or the UI's ``_token`` cookie --
@@ -11,11 +12,21 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import quote, urlencode
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from gt_provider.ui.jobs import STATUSES, LiveStatus, labeling_job_rows
+from gt_provider.datasets.card import README_FILE
+from gt_provider.ui.datasets import (
+    BuiltDataset,
+    CardNotFound,
+    aws_conn_id_of_run,
+    built_datasets,
+    card_html,
+    read_version_file,
+)
+from gt_provider.ui.jobs import DATASET_CARD_PATH, STATUSES, LiveStatus, labeling_job_rows
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -42,7 +53,7 @@ async def _user(request: Request) -> BaseUser:
     try:
         return await resolve_user_from_token(token)
     except HTTPException as error:
-        if request.url.path.endswith(JOBS_PATH):
+        if "/api/" not in request.url.path:  # a page: the browser goes to log in
             raise LoginRequired from error
         raise
 
@@ -77,6 +88,16 @@ UserDep = Annotated[Any, Depends(_user)]
 SessionDep = Annotated[Any, Depends(_session)]
 DagFilter = Annotated[str | None, Query(description="Only this DAG's jobs")]
 StatusFilter = Annotated[str | None, Query(description=f"Only jobs in this status: {', '.join(STATUSES)}")]
+DagId = Annotated[str, Query(description="The DAG of the run")]
+RunId = Annotated[str, Query(description="The run that built the dataset version")]
+
+
+def _built_dataset(user: BaseUser, session: Session, dag_id: str, run_id: str) -> BuiltDataset:
+    """The dataset the run built; 404 when it built none or the user may not read its DAG."""
+    built = built_datasets(session, [(dag_id, run_id)]).get((dag_id, run_id))
+    if built is None or dag_id not in _readable_dag_ids(user, session):
+        raise HTTPException(404, f"run {run_id!r} of DAG {dag_id!r} built no dataset version you may read")
+    return built
 
 
 def create_app(live: LiveStatus | None = None) -> FastAPI:
@@ -125,5 +146,33 @@ def create_app(live: LiveStatus | None = None) -> FastAPI:
     ) -> JSONResponse:
         found, _ = rows(user, session, dag_id, status)
         return JSONResponse({"labeling_jobs": [row.as_json() for row in found], "total_entries": len(found)})
+
+    @app.get(DATASET_CARD_PATH, response_class=HTMLResponse)
+    def dataset_card_page(user: UserDep, session: SessionDep, dag_id: DagId, run_id: RunId) -> HTMLResponse:
+        built = _built_dataset(user, session, dag_id, run_id)
+        aws_conn_id = aws_conn_id_of_run(session, dag_id, run_id)
+        query = urlencode({"dag_id": dag_id, "run_id": run_id})
+
+        def file_url(name: str) -> str:  # relative to this page, as the plots' links in the card are
+            return f"{DATASET_CARD_PATH.lstrip('/')}/files/{quote(name)}?{query}"
+
+        try:
+            markdown = read_version_file(built, README_FILE, aws_conn_id=aws_conn_id).decode("utf-8")
+            card, problem = card_html(markdown, file_url), None
+        except CardNotFound as error:
+            card, problem = None, str(error)
+        html = templates.get_template("dataset_card.html").render(
+            built=built, card=card, problem=problem, jobs_path=JOBS_PATH.lstrip("/")
+        )
+        return HTMLResponse(html, status_code=200 if card is not None else 502)
+
+    @app.get(DATASET_CARD_PATH + "/files/{name}")
+    def dataset_card_file(user: UserDep, session: SessionDep, name: str, dag_id: DagId, run_id: RunId) -> Response:
+        built = _built_dataset(user, session, dag_id, run_id)
+        try:
+            body = read_version_file(built, name, aws_conn_id=aws_conn_id_of_run(session, dag_id, run_id))
+        except CardNotFound as error:
+            raise HTTPException(404, str(error)) from error
+        return Response(body, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
     return app

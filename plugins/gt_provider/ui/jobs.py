@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
 from gt_provider.status import ALL_STATES, NON_TERMINAL_STATES, format_progress
+from gt_provider.ui.datasets import BuiltDataset, built_datasets
+from gt_provider.ui.plugin import URL_PREFIX
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -57,6 +59,8 @@ class JobRow:
     #: Why the row has no live status (the backend did not answer), or why the job failed.
     problem: str | None = None
     live: bool = False
+    #: The dataset version the job's run built (once its build task returned).
+    dataset: BuiltDataset | None = None
 
     @property
     def labeled(self) -> int:
@@ -102,6 +106,13 @@ class JobRow:
         return f"/dags/{quote(self.dag_id, safe='')}/runs/{quote(self.run_id, safe='')}"
 
     @property
+    def dataset_path(self) -> str | None:
+        """The card page of the dataset version the run built."""
+        if self.dataset is None:
+            return None
+        return f"{URL_PREFIX}{dataset_card_path(self.dag_id, self.run_id)}"
+
+    @property
     def task_path(self) -> str:
         return f"{self.run_path}/tasks/{quote(self.task_id, safe='')}"
 
@@ -126,7 +137,23 @@ class JobRow:
             "ended": self.ended.isoformat() if self.ended else None,
             "problem": self.problem,
             "live": self.live,
+            "dataset": None
+            if self.dataset is None
+            else {
+                "name": self.dataset.name,
+                "version": self.dataset.version,
+                "uri": self.dataset.uri,
+                "card_url": self.dataset_path,
+            },
         }
+
+
+#: The dataset card page (under the plugin's prefix).
+DATASET_CARD_PATH = "/dataset-card"
+
+
+def dataset_card_path(dag_id: str, run_id: str) -> str:
+    return f"{DATASET_CARD_PATH}?dag_id={quote(dag_id, safe='')}&run_id={quote(run_id, safe='')}"
 
 
 def describe_with_hooks(record: JobRecord) -> LabelingJobState:
@@ -265,6 +292,9 @@ def labeling_job_rows(
             row.counters = dict(result.get("label_counters") or {})
         rows.append((row, record))
     _describe_live(live, [(row, record) for row, record in rows if not row.settled])
+    datasets = built_datasets(session, {(row.dag_id, row.run_id) for row, _ in rows})
+    for row, _ in rows:
+        row.dataset = datasets.get((row.dag_id, row.run_id))
     return [row for row, _ in rows if status is None or row.status == status]
 
 
