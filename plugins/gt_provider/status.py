@@ -18,12 +18,21 @@ STOPPED_STATES = frozenset({"Stopped"})
 ALL_STATES = NON_TERMINAL_STATES | SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
 
 
+def objects_total(counters: Mapping[str, int]) -> int:
+    """The job's objects from ``LabelCounters``: labeled, failed and not yet labeled."""
+    return (
+        int(counters.get("TotalLabeled", 0))
+        + int(counters.get("FailedNonRetryableError", 0))
+        + int(counters.get("Unlabeled", 0))
+    )
+
+
 def format_progress(counters: Mapping[str, int] | None) -> str:
     """``312/1000 labeled (300 human, 12 machine), 4 failed`` from ``LabelCounters``."""
     counters = counters or {}
     labeled = counters.get("TotalLabeled", 0)
     failed = counters.get("FailedNonRetryableError", 0)
-    total = labeled + failed + counters.get("Unlabeled", 0)
+    total = objects_total(counters)
     return (
         f"{labeled}/{total} labeled ({counters.get('HumanLabeled', 0)} human, "
         f"{counters.get('MachineLabeled', 0)} machine), {failed} failed"

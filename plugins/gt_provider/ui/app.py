@@ -26,7 +26,7 @@ from gt_provider.ui.datasets import (
     card_html,
     read_version_file,
 )
-from gt_provider.ui.jobs import DATASET_CARD_PATH, STATUSES, LiveStatus, labeling_job_rows
+from gt_provider.ui.jobs import BACKEND_NAMES, DATASET_CARD_PATH, STATUSES, LiveStatus, labeling_job_rows
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 JOBS_PATH = "/labeling-jobs"
 #: Seconds between refreshes of the page while a job on it runs.
 REFRESH_SECONDS = 5
-BACKEND_NAMES = {"ground_truth": "Ground Truth", "label_studio": "Label Studio"}
 _TEMPLATES = Path(__file__).with_name("templates")
 
 

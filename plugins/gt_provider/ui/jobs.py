@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
-from gt_provider.status import ALL_STATES, NON_TERMINAL_STATES, format_progress
+from gt_provider.status import ALL_STATES, NON_TERMINAL_STATES, objects_total
 from gt_provider.ui.datasets import BuiltDataset, built_datasets
 from gt_provider.ui.plugin import URL_PREFIX
 
@@ -36,6 +36,8 @@ DESCRIBE_CACHE_SECONDS = 3.0
 MAX_ROWS = 500
 #: Statuses a user can filter on.
 STATUSES = tuple(sorted(ALL_STATES))
+#: How the page names each backend.
+BACKEND_NAMES = {"ground_truth": "Ground Truth", "label_studio": "Label Studio"}
 
 Describer = Callable[[JobRecord], "LabelingJobState"]
 
@@ -70,9 +72,7 @@ class JobRow:
     def total(self) -> int | None:
         if not self.counters:
             return None
-        return (
-            self.labeled + int(self.counters.get("FailedNonRetryableError", 0)) + int(self.counters.get("Unlabeled", 0))
-        )
+        return objects_total(self.counters)
 
     @property
     def failed(self) -> int:
@@ -97,10 +97,6 @@ class JobRow:
         return self.status in NON_TERMINAL_STATES or self.task_state in ("running", "deferred", "queued", "scheduled")
 
     @property
-    def progress(self) -> str:
-        return format_progress(self.counters) if self.counters else ""
-
-    @property
     def run_path(self) -> str:
         """The run's page in the Airflow UI (a path on the API server)."""
         return f"/dags/{quote(self.dag_id, safe='')}/runs/{quote(self.run_id, safe='')}"
@@ -111,10 +107,6 @@ class JobRow:
         if self.dataset is None:
             return None
         return f"{URL_PREFIX}{dataset_card_path(self.dag_id, self.run_id)}"
-
-    @property
-    def task_path(self) -> str:
-        return f"{self.run_path}/tasks/{quote(self.task_id, safe='')}"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -222,7 +214,7 @@ class LiveStatus:
 
 
 def _unreachable(backend: str, error: BaseException) -> str:
-    name = "Label Studio" if backend == "label_studio" else "Ground Truth"
+    name = BACKEND_NAMES.get(backend, backend)
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return f"{name} did not answer: {text[:300]}"
 
