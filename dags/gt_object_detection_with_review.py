@@ -32,7 +32,7 @@ form) this DAG:
    labeling or review failed are offered again next night; images judged `incorrect` are
    not — the dataset card counts them as `failed-review`).
 8. **build_dataset** — the next version of the `boxes` dataset,
-   `s3://<bucket>/datasets/boxes/v=<N>/`, in COCO and YOLO form with a dataset card,
+   `s3://<bucket>/datasets/boxes/v=<N>/`, in COCO, YOLO and Pascal VOC form with a dataset card,
    built only from objects that passed review. It emits an event on the Asset
    `gt_dataset_boxes` for training DAGs. Keep one `review_type` per dataset: the two take
    their boxes from different attributes.
@@ -171,7 +171,7 @@ with pipeline.pipeline_dag(
         review.output,
         ledger_uri=LEDGER_URI,
         dataset=DATASET,
-        formats=["coco", "yolo"],
+        formats=["coco", "yolo", "voc"],
         label_attribute=plan["dataset_label_attribute"],
         review_attribute=plan["review_attribute"],
         review_accept=ACCEPTED_VERDICTS,

@@ -7,6 +7,7 @@ import csv
 import io
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import orjson
 import pytest
@@ -23,6 +24,7 @@ from gt_provider.datasets.exporters import (
     FastTextExporter,
     JsonLinesExporter,
     SpacyExporter,
+    VocExporter,
     YoloExporter,
     bio_tags,
     exporters_for,
@@ -186,6 +188,7 @@ def test_every_format_is_registered_under_its_name():
         "class-listing",
         "coco",
         "yolo",
+        "voc",
         "fasttext",
         "conll",
         "spacy",
@@ -515,6 +518,80 @@ def test_yolo_stems_are_stable_readable_and_unique_per_uri(tmp_path):
     listing = (tmp_path / "yolo/train.images.tsv").read_text().splitlines()
     stem = yolo_stem("s3://b/a/img.jpg")
     assert [line.split("\t")[0] for line in listing] == [f"images/train/{stem}.jpg", f"images/train/{stem}-2.jpg"]
+
+
+def _voc(path: Path) -> dict:
+    """A VOC annotation parsed back with the standard library, as VOC readers do."""
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "annotation"
+    size = root.find("size")
+    return {
+        "filename": root.findtext("filename"),
+        "path": root.findtext("path"),
+        "size": tuple(int(size.findtext(tag)) for tag in ("width", "height", "depth")),
+        "objects": [
+            (
+                element.findtext("name"),
+                int(element.findtext("truncated")),
+                tuple(int(element.find("bndbox").findtext(tag)) for tag in ("xmin", "ymin", "xmax", "ymax")),
+            )
+            for element in root.iter("object")
+        ],
+    }
+
+
+def test_voc_writes_an_annotation_per_image_that_parses_back_to_the_boxes(tmp_path):
+    files = export(VocExporter, tmp_path, DETECTIONS)
+    assert files == {
+        "train": ["voc/ImageSets/Main/train.txt", "voc/train.images.tsv"],
+        "validation": ["voc/ImageSets/Main/validation.txt", "voc/validation.images.tsv"],
+        "all": ["voc/labels.txt", "voc/Annotations/"],
+    }
+    listing = [line.split("\t") for line in (tmp_path / "voc/train.images.tsv").read_text().splitlines()]
+    assert [source for _, source in listing] == ["s3://b/a/img.jpg", "s3://b/b/img.jpg", "s3://b/empty.png"]
+    stems = [Path(image).stem for image, _ in listing]
+    assert (tmp_path / "voc/ImageSets/Main/train.txt").read_text().splitlines() == stems
+    assert (tmp_path / "voc/labels.txt").read_text().splitlines() == list(ANIMALS)
+    annotations = tmp_path / "voc/Annotations"
+    assert sorted(path.stem for path in annotations.iterdir()) == sorted(
+        [
+            *stems,
+            *(
+                Path(row.split("\t")[0]).stem
+                for row in (tmp_path / "voc/validation.images.tsv").read_text().splitlines()
+            ),
+        ]
+    )
+
+    first = _voc(annotations / f"{stems[0]}.xml")
+    assert first["filename"] == f"{stems[0]}.jpg" and first["path"] == "s3://b/a/img.jpg"
+    assert first["size"] == (640, 480, 3)
+    # 1-based inclusive pixels: left 10, width 100 covers x 11..110; 300 + 120.5 ends in pixel 421.
+    assert first["objects"] == [("cat", 0, (11, 21, 110, 70)), ("dog", 0, (301, 201, 421, 280))]
+    assert _voc(annotations / f"{stems[1]}.xml")["objects"] == [("bird", 0, (1, 1, 32, 24))]
+    assert _voc(annotations / f"{stems[2]}.xml")["objects"] == [], "a background image has no object"
+
+
+def test_voc_clips_boxes_to_the_image_marks_them_truncated_and_escapes_names(tmp_path):
+    obj = boxes("s3://b/x.jpg", (100, 100), ("cat", -10, 90, 30, 20), ("dog", 120, 10, 5, 5))
+    export(VocExporter, tmp_path, [("train", obj)])
+    assert _voc(tmp_path / "voc/Annotations" / f"{yolo_stem('s3://b/x.jpg')}.xml")["objects"] == [
+        ("cat", 1, (1, 91, 20, 100))
+    ]
+    odd = ("<cat> & 'dog'",)
+    obj = boxes("s3://b/y.jpg", (10, 10), ("cat", 0, 0, 5, 5))
+    obj.boxes = (Box(0, odd[0], 0, 0, 5, 5, confidence=0.7),)
+    export(VocExporter, tmp_path / "odd", [("train", obj)], label_map=odd)
+    [(name, _, _)] = _voc(next((tmp_path / "odd/voc/Annotations").iterdir()))["objects"]
+    assert name == odd[0]
+
+
+def test_voc_gives_a_repeated_image_its_own_annotation_naming_its_own_file(tmp_path):
+    same = boxes("s3://b/a/img.jpg", (10, 10), ("cat", 0, 0, 5, 5))
+    export(VocExporter, tmp_path, [("train", same), ("train", same)])
+    stem = yolo_stem("s3://b/a/img.jpg")
+    assert (tmp_path / "voc/ImageSets/Main/train.txt").read_text().splitlines() == [stem, f"{stem}-2"]
+    assert _voc(tmp_path / "voc/Annotations" / f"{stem}-2.xml")["filename"] == f"{stem}-2.jpg"
 
 
 # -- fastText, CoNLL, spaCy ------------------------------------------------------------------

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from pathlib import PurePosixPath
+from xml.etree import ElementTree
 
 import pytest
 
@@ -83,6 +85,19 @@ def test_boxes_reviewed_by_verification_keep_only_accepted_images_then_a_run_wit
         coco_images |= {image["file_name"] for image in coco.loadImgs(coco.getImgIds())}
     assert coco_images == accepted
     assert aws.get_text(f"{card['uri']}yolo/data.yaml")
+    # Pascal VOC: every accepted image's annotation, parsed back, has the boxes the dataset kept.
+    voc_images = {}
+    for split in card["counts"]["per_split"]:
+        image_set, listing = card["files"]["voc"][split]
+        stems = aws.get_text(f"{card['uri']}{image_set}").split()
+        for row in aws.get_text(f"{card['uri']}{listing}").splitlines():
+            image, source = row.split("\t")
+            assert PurePosixPath(image).stem in stems
+            root = ElementTree.fromstring(aws.get_text(f"{card['uri']}voc/Annotations/{PurePosixPath(image).stem}.xml"))
+            assert root.findtext("path") == source
+            voc_images[source] = [element.findtext("name") for element in root.iter("object")]
+    assert set(voc_images) == accepted
+    assert all(set(names) <= set(card["label_map"].values()) for names in voc_images.values())
 
     [(extra, source_dag)] = asset_events("gt_dataset_boxes")[events_before:]
     assert source_dag == DAG_ID

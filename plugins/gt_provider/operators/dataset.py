@@ -55,7 +55,7 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     :param ratios: ``{"train": 0.8, "validation": 0.1, "test": 0.1}`` or ``"0.8,0.1,0.1"``. (templated)
     :param seed: Changes which objects land in which split. (templated)
     :param stratify: Balance classes across splits (classification outputs).
-    :param formats: Exports besides the augmented manifest: jsonl, csv, coco, yolo,
+    :param formats: Exports besides the augmented manifest: jsonl, csv, coco, yolo, voc,
         fasttext, conll, spacy, class-listing. (templated)
     :param label_attribute: The label attribute to read; detected when None. (templated)
     :param min_confidence: Leave out objects labeled with lower confidence. (templated)

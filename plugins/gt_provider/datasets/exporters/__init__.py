@@ -17,6 +17,9 @@ format                 files                                                    
 ``yolo``               ``yolo/data.yaml`` (split ``"all"``),                     boxes
                        ``yolo/<split>.images.tsv``,
                        ``yolo/labels/<split>/<stem>.txt`` (class ids 0-based)
+``voc``                ``voc/Annotations/<stem>.xml`` and ``voc/labels.txt``     boxes
+                       (split ``"all"``), ``voc/ImageSets/Main/<split>.txt``,
+                       ``voc/<split>.images.tsv`` (1-based pixel boxes)
 ``fasttext``           ``fasttext/<split>.txt`` (``__label__<name> text``)       class, multi-label (text)
 ``conll``              ``conll/<split>.conll`` (``token TAG``, BIO)              entities
 ``spacy``              ``spacy/<split>.json`` (``[text, {"entities": [...]}]``)  entities
@@ -43,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from gt_provider.datasets.exporters.base import Exporter, check_formats
-from gt_provider.datasets.exporters.detection import CocoExporter, YoloExporter, yolo_stem
+from gt_provider.datasets.exporters.detection import CocoExporter, VocExporter, YoloExporter, yolo_stem
 from gt_provider.datasets.exporters.manifests import (
     AugmentedManifestExporter,
     ClassListingExporter,
@@ -71,6 +74,7 @@ EXPORTERS: Mapping[str, type[Exporter]] = MappingProxyType(
             ClassListingExporter,
             CocoExporter,
             YoloExporter,
+            VocExporter,
             FastTextExporter,
             ConllExporter,
             SpacyExporter,
@@ -102,6 +106,7 @@ __all__ = [
     "FastTextExporter",
     "JsonLinesExporter",
     "SpacyExporter",
+    "VocExporter",
     "YoloExporter",
     "bio_tags",
     "exporters_for",

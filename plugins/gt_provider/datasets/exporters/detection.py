@@ -1,14 +1,17 @@
-"""Object detection formats: COCO and YOLO, from bounding-box labels on S3 images."""
+"""Object detection formats: COCO, YOLO and Pascal VOC, from bounding-box labels on S3 images."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
+from xml.etree import ElementTree
 
 import orjson
 
@@ -143,6 +146,27 @@ def yolo_stem(source: str) -> str:
     return f"{readable}-{digest}"
 
 
+def _suffix(source: str) -> str:
+    return PurePosixPath(source.rsplit("/", 1)[-1]).suffix
+
+
+def _write_new(folder: Path, stem: str, extension: str, content: Callable[[str], bytes]) -> str:
+    """Write ``content(stem)`` to ``<stem><extension>`` in ``folder``, or ``<stem>-2``, ``-3``... if taken.
+
+    Files are created exclusively, so nothing is overwritten; returns the stem used (the
+    content may name it, as a VOC annotation names its image).
+    """
+    for attempt in range(1, 1_000_000):
+        candidate = stem if attempt == 1 else f"{stem}-{attempt}"
+        try:
+            with open(folder / f"{candidate}{extension}", "xb") as file:
+                file.write(content(candidate))
+            return candidate
+        except FileExistsError:
+            continue
+    raise DatasetError(f"{folder}: no free file name for {stem}{extension}")
+
+
 class YoloExporter(Exporter):
     """Ultralytics-style YOLO detection labels.
 
@@ -184,18 +208,9 @@ class YoloExporter(Exporter):
                 f"{class_id} {(left + right) / 2 / size.width:.6f} {(top + bottom) / 2 / size.height:.6f} "
                 f"{(right - left) / size.width:.6f} {(bottom - top) / size.height:.6f}\n"
             )
-        stem = yolo_stem(obj.source)
-        labels = self.directory / "labels" / split
-        for attempt in range(1, 1_000_000):
-            candidate = stem if attempt == 1 else f"{stem}-{attempt}"
-            try:
-                with open(labels / f"{candidate}.txt", "x", encoding="utf-8") as label_file:
-                    label_file.write("".join(lines))
-                break
-            except FileExistsError:
-                continue
-        suffix = PurePosixPath(obj.source.rsplit("/", 1)[-1]).suffix
-        images.write(f"images/{split}/{candidate}{suffix}\t{obj.source}\n".encode())
+        labels = "".join(lines).encode()
+        candidate = _write_new(self.directory / "labels" / split, yolo_stem(obj.source), ".txt", lambda _: labels)
+        images.write(f"images/{split}/{candidate}{_suffix(obj.source)}\t{obj.source}\n".encode())
 
     def close(self) -> dict[str, list[str]]:
         written = [split for split in self.splits if split in self._handles]
@@ -219,3 +234,97 @@ class YoloExporter(Exporter):
             files[split] = [*files[split], f"{labels}/{split}/"]
         files[SHARED] = [self.relative(data_yaml)]
         return files
+
+
+class VocExporter(Exporter):
+    """Pascal VOC detection annotations: one XML file per image, as the VOC devkit lays them out.
+
+    - ``voc/Annotations/<stem>.xml``: ``filename`` ``<stem><ext>`` in ``folder`` ``JPEGImages``,
+      ``path`` the image's S3 URI, ``size`` (width, height, depth from ``image_size``),
+      ``segmented`` 0, and an ``object`` per box: ``name`` (the class), ``pose``
+      ``Unspecified``, ``truncated`` (1 when the box was clipped to the image), ``difficult``
+      0, ``bndbox`` in VOC's 1-based, inclusive pixel coordinates (``xmin = floor(left) + 1``,
+      ``xmax = ceil(left + width)``, clipped to the image). A box with nothing inside the image
+      is dropped; an image without boxes gets an annotation with no ``object``.
+    - ``voc/ImageSets/Main/<split>.txt``: the stems of the split, one per line.
+    - ``voc/<split>.images.tsv``: ``JPEGImages/<stem><ext>`` TAB ``<S3 URI>``: download each
+      image to the path in the first column (relative to ``voc/``).
+    - ``voc/labels.txt``: the class names, one per line in label-map order. With the
+      ``Annotations/`` folder it is listed under ``"all"``, as both serve every split.
+
+    Stems come from :func:`yolo_stem` (readable and unique per URI); a URI met twice gets
+    ``-2``, ``-3``... as in the YOLO export.
+    """
+
+    name = "voc"
+    kinds = frozenset({LabelKind.BOXES})
+    source_fields = frozenset({"source-ref"})
+    DATABASE = "Amazon SageMaker Ground Truth (exported by gt_provider)"
+
+    def write(self, split: str, obj: LabeledObject) -> None:
+        if obj.failed:
+            return
+        images = self._handles.get(split)
+        if images is None:
+            images = self.handle(split, f"{split}.images.tsv")
+            (self.directory / "Annotations").mkdir(parents=True, exist_ok=True)
+        size = _image_size(self, obj)
+        stem = _write_new(
+            self.directory / "Annotations", yolo_stem(obj.source), ".xml", lambda taken: self._xml(obj, size, taken)
+        )
+        images.write(f"JPEGImages/{stem}{_suffix(obj.source)}\t{obj.source}\n".encode())
+
+    def _xml(self, obj: LabeledObject, size: ImageSize, stem: str) -> bytes:
+        root = ElementTree.Element("annotation")
+        _text(root, "folder", "JPEGImages")
+        _text(root, "filename", f"{stem}{_suffix(obj.source)}")
+        _text(root, "path", obj.source)
+        _text(ElementTree.SubElement(root, "source"), "database", self.DATABASE)
+        dimensions = ElementTree.SubElement(root, "size")
+        for tag, value in (("width", size.width), ("height", size.height), ("depth", size.depth)):
+            _text(dimensions, tag, value)
+        _text(root, "segmented", 0)
+        for box in obj.boxes:
+            self.class_id(box.name, obj)  # a class outside the label map is an error here too
+            right, bottom = box.left + box.width, box.top + box.height
+            xmin, ymin = max(math.floor(box.left), 0) + 1, max(math.floor(box.top), 0) + 1
+            xmax, ymax = min(math.ceil(right), size.width), min(math.ceil(bottom), size.height)
+            if xmax < xmin or ymax < ymin:
+                continue
+            clipped = box.left < 0 or box.top < 0 or right > size.width or bottom > size.height
+            element = ElementTree.SubElement(root, "object")
+            _text(element, "name", box.name)
+            _text(element, "pose", "Unspecified")
+            _text(element, "truncated", int(clipped))
+            _text(element, "difficult", 0)
+            bndbox = ElementTree.SubElement(element, "bndbox")
+            for tag, value in (("xmin", xmin), ("ymin", ymin), ("xmax", xmax), ("ymax", ymax)):
+                _text(bndbox, tag, value)
+        ElementTree.indent(root)
+        return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+
+    def close(self) -> dict[str, list[str]]:
+        written = [split for split in self.splits if split in self._handles]
+        files = self.close_handles()
+        if not written:
+            return files
+        labels = self.path("labels.txt")
+        labels.write_text("".join(f"{name}\n" for name in self.label_map), encoding="utf-8")
+        result = {}
+        for split in written:  # the split's image set: the stems its listing names, in order
+            listing = self.directory / f"{split}.images.tsv"
+            image_set = self.path("ImageSets", "Main", f"{split}.txt")
+            with open(listing, encoding="utf-8") as rows, open(image_set, "w", encoding="utf-8") as out:
+                out.writelines(f"{_listed_stem(row)}\n" for row in rows)
+            result[split] = [self.relative(image_set), *files[split]]
+        result[SHARED] = [self.relative(labels), f"{self.relative(self.directory / 'Annotations')}/"]
+        return result
+
+
+def _listed_stem(row: str) -> str:
+    """The stem of an ``<image path> TAB <S3 URI>`` listing row."""
+    return PurePosixPath(row.partition("\t")[0]).stem
+
+
+def _text(parent: ElementTree.Element, tag: str, value: object) -> None:
+    ElementTree.SubElement(parent, tag).text = str(value)
