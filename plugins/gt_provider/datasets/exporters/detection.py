@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import json
 import math
@@ -10,7 +11,7 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 from xml.etree import ElementTree
 
 import orjson
@@ -167,7 +168,51 @@ def _write_new(folder: Path, stem: str, extension: str, content: Callable[[str],
     raise DatasetError(f"{folder}: no free file name for {stem}{extension}")
 
 
-class YoloExporter(Exporter):
+class _FilePerImage(Exporter):
+    """A detection format with a file per image (YOLO labels, VOC annotations) and an image listing per split.
+
+    ``<split>.images.tsv``: ``<image folder>/<stem><ext>`` TAB ``<S3 URI>`` per image, the
+    stem from :func:`yolo_stem`; the image's own file is ``<folder>/<stem><extension>``,
+    created exclusively (a URI met twice gets ``-2``, ``-3``...).
+    """
+
+    kinds = frozenset({LabelKind.BOXES})
+    source_fields = frozenset({"source-ref"})
+    #: The per-image file's extension.
+    extension: ClassVar[str]
+
+    @abc.abstractmethod
+    def _folder(self, split: str) -> Path:
+        """Where the split's per-image files go."""
+
+    @abc.abstractmethod
+    def _image_folder(self, split: str) -> str:
+        """Where the listing says to download the split's images, relative to the format folder."""
+
+    @abc.abstractmethod
+    def _content(self, obj: LabeledObject, size: ImageSize, stem: str) -> bytes:
+        """The per-image file of ``obj``, saved as ``stem``."""
+
+    def write(self, split: str, obj: LabeledObject) -> None:
+        if obj.failed:
+            return
+        images = self._handles.get(split)
+        if images is None:
+            images = self.handle(split, f"{split}.images.tsv")
+            self._folder(split).mkdir(parents=True, exist_ok=True)
+        size = _image_size(self, obj)
+        stem = _write_new(
+            self._folder(split), yolo_stem(obj.source), self.extension, lambda taken: self._content(obj, size, taken)
+        )
+        images.write(f"{self._image_folder(split)}/{stem}{_suffix(obj.source)}\t{obj.source}\n".encode())
+
+    def _close_listings(self) -> tuple[list[str], dict[str, list[str]]]:
+        """The splits that received objects, and their listings (closed)."""
+        written = [split for split in self.splits if split in self._handles]
+        return written, self.close_handles()
+
+
+class YoloExporter(_FilePerImage):
     """Ultralytics-style YOLO detection labels.
 
     - ``yolo/labels/<split>/<stem>.txt``: one per image, a line ``class cx cy w h`` per box,
@@ -186,17 +231,15 @@ class YoloExporter(Exporter):
     """
 
     name = "yolo"
-    kinds = frozenset({LabelKind.BOXES})
-    source_fields = frozenset({"source-ref"})
+    extension = ".txt"
 
-    def write(self, split: str, obj: LabeledObject) -> None:
-        if obj.failed:
-            return
-        images = self._handles.get(split)
-        if images is None:
-            images = self.handle(split, f"{split}.images.tsv")
-            (self.directory / "labels" / split).mkdir(parents=True, exist_ok=True)
-        size = _image_size(self, obj)
+    def _folder(self, split: str) -> Path:
+        return self.directory / "labels" / split
+
+    def _image_folder(self, split: str) -> str:
+        return f"images/{split}"
+
+    def _content(self, obj: LabeledObject, size: ImageSize, stem: str) -> bytes:
         lines = []
         for box in obj.boxes:
             class_id = self.class_id(box.name, obj)
@@ -208,13 +251,10 @@ class YoloExporter(Exporter):
                 f"{class_id} {(left + right) / 2 / size.width:.6f} {(top + bottom) / 2 / size.height:.6f} "
                 f"{(right - left) / size.width:.6f} {(bottom - top) / size.height:.6f}\n"
             )
-        labels = "".join(lines).encode()
-        candidate = _write_new(self.directory / "labels" / split, yolo_stem(obj.source), ".txt", lambda _: labels)
-        images.write(f"images/{split}/{candidate}{_suffix(obj.source)}\t{obj.source}\n".encode())
+        return "".join(lines).encode()
 
     def close(self) -> dict[str, list[str]]:
-        written = [split for split in self.splits if split in self._handles]
-        files = self.close_handles()
+        written, files = self._close_listings()
         if not written:
             return files
         data_yaml = self.path("data.yaml")
@@ -236,7 +276,7 @@ class YoloExporter(Exporter):
         return files
 
 
-class VocExporter(Exporter):
+class VocExporter(_FilePerImage):
     """Pascal VOC detection annotations: one XML file per image, as the VOC devkit lays them out.
 
     - ``voc/Annotations/<stem>.xml``: ``filename`` ``<stem><ext>`` in ``folder`` ``JPEGImages``,
@@ -257,24 +297,16 @@ class VocExporter(Exporter):
     """
 
     name = "voc"
-    kinds = frozenset({LabelKind.BOXES})
-    source_fields = frozenset({"source-ref"})
     DATABASE = "Amazon SageMaker Ground Truth (exported by gt_provider)"
+    extension = ".xml"
 
-    def write(self, split: str, obj: LabeledObject) -> None:
-        if obj.failed:
-            return
-        images = self._handles.get(split)
-        if images is None:
-            images = self.handle(split, f"{split}.images.tsv")
-            (self.directory / "Annotations").mkdir(parents=True, exist_ok=True)
-        size = _image_size(self, obj)
-        stem = _write_new(
-            self.directory / "Annotations", yolo_stem(obj.source), ".xml", lambda taken: self._xml(obj, size, taken)
-        )
-        images.write(f"JPEGImages/{stem}{_suffix(obj.source)}\t{obj.source}\n".encode())
+    def _folder(self, split: str) -> Path:
+        return self.directory / "Annotations"
 
-    def _xml(self, obj: LabeledObject, size: ImageSize, stem: str) -> bytes:
+    def _image_folder(self, split: str) -> str:
+        return "JPEGImages"
+
+    def _content(self, obj: LabeledObject, size: ImageSize, stem: str) -> bytes:
         root = ElementTree.Element("annotation")
         _text(root, "folder", "JPEGImages")
         _text(root, "filename", f"{stem}{_suffix(obj.source)}")
@@ -304,8 +336,7 @@ class VocExporter(Exporter):
         return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
     def close(self) -> dict[str, list[str]]:
-        written = [split for split in self.splits if split in self._handles]
-        files = self.close_handles()
+        written, files = self._close_listings()
         if not written:
             return files
         labels = self.path("labels.txt")
