@@ -1,11 +1,18 @@
-"""``python -m gt_provider.datasets build OUTPUT_MANIFEST... --out DIR_OR_S3_URI``: a dataset without Airflow.
+"""``python -m gt_provider.datasets build|diff``: datasets without Airflow.
 
-Writes the next version (``<out>/v=<N>/``) of the dataset exactly as the Airflow operator
-does: splits, formats, ``dataset.json``, ``README.md`` and the class chart. Exits 0 when a
-version was written (or an identical one already was), 1 when an output manifest has
-malformed lines (their numbers are printed; nothing is written), 2 for anything else that
-stops the build (bad arguments, unreadable input, a version that exists). No Airflow import;
-boto3 only for ``s3://`` locations.
+``build OUTPUT_MANIFEST... --out DIR_OR_S3_URI`` writes the next version (``<out>/v=<N>/``)
+of the dataset exactly as the Airflow operator does: splits, formats, ``dataset.json``,
+``README.md`` and the class chart. Exits 0 when a version was written (or an identical one
+already was), 1 when an output manifest has malformed lines (their numbers are printed;
+nothing is written), 2 for anything else that stops the build (bad arguments, unreadable
+input, a version that exists).
+
+``diff DATASET_ROOT OLD NEW`` lists the objects added, relabeled (old -> new label, by which
+job) and removed from version OLD to NEW (``3``, ``v3`` or ``v=3``) of the dataset under
+DATASET_ROOT (``s3://bucket/datasets/digits`` or a folder). Exits 0, or 2 when a version
+cannot be read.
+
+No Airflow import; boto3 only for ``s3://`` locations.
 """
 
 from __future__ import annotations
@@ -56,7 +63,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--json", action="store_true", help="print dataset.json on stdout")
     build.add_argument("--endpoint-url", help="S3 endpoint, e.g. the local AWS (http://127.0.0.1:5000)")
+    diff = commands.add_parser("diff", help="objects added, relabeled and removed between two versions")
+    diff.add_argument("root", metavar="DATASET_ROOT", help="the dataset's root (folder or s3://), holding v=N/")
+    diff.add_argument("old", type=_version, metavar="OLD", help="the earlier version: 3, v3 or v=3")
+    diff.add_argument("new", type=_version, metavar="NEW", help="the later version")
+    diff.add_argument("--limit", type=int, default=50, help="changes shown per section (default 50; 0: all)")
+    diff.add_argument("--json", action="store_true", help="print every change as JSON")
+    diff.add_argument("--endpoint-url", help="S3 endpoint, e.g. the local AWS (http://127.0.0.1:5000)")
     return parser
+
+
+def _version(value: str) -> int:
+    digits = value.lower().removeprefix("v").removeprefix("=")
+    if not digits.isdigit() or int(digits) < 1:
+        raise argparse.ArgumentTypeError(f"a version is a number from 1, as in 3, v3 or v=3; got {value!r}")
+    return int(digits)
 
 
 def _positive(value: str) -> int:
@@ -96,9 +117,27 @@ def _spec(args: argparse.Namespace) -> DatasetSpec:
     )
 
 
+def _diff(args: argparse.Namespace, client: object) -> int:
+    from gt_provider.datasets.diff import diff_versions
+
+    try:
+        diff = diff_versions(args.root, args.old, args.new, s3_client=client)
+    except (GroundTruthProviderError, ValueError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    if args.json:
+        print(json.dumps(diff.as_json(), indent=2, ensure_ascii=False))
+    else:
+        for line in diff.lines(limit=args.limit or None):
+            print(line)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     client = endpoint_s3_client(args.endpoint_url)
+    if args.command == "diff":
+        return _diff(args, client)
     try:
         built = build_dataset(
             args.manifests,
