@@ -1,4 +1,4 @@
-"""The dataset card: streaming statistics, the README a reviewer reads, and the class chart."""
+"""The dataset card: streaming statistics, the README a reviewer reads, and its plots."""
 
 from __future__ import annotations
 
@@ -15,13 +15,14 @@ from gt_provider.datasets.card import (
     MIN_MEAN_CONFIDENCE,
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
     MIN_WORKER_ACCURACY,
+    PLOT_FILES,
     README_FILE,
     DatasetStatistics,
     card_readme,
     card_warnings,
+    plots,
     write_card_files,
 )
-from gt_provider.datasets.card.chart import class_distribution_png
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.records import Box, ClassLabel, Entity, LabeledObject, LabelKind
 
@@ -400,70 +401,85 @@ class TestReadme:
 
 
 class TestWriteCardFiles:
-    def test_writes_readme_and_chart(self, tmp_path):
+    def test_writes_readme_and_its_plots(self, tmp_path):
         card = _card()
 
         written = write_card_files(tmp_path / "staging", card)
 
-        assert written == [README_FILE, CHART_FILE]
+        assert written[0] == README_FILE and set(written[1:]) <= set(PLOT_FILES) and CHART_FILE in written
         readme = (tmp_path / "staging" / README_FILE).read_text(encoding="utf-8")
-        assert f"![Objects per class and split]({CHART_FILE})" in readme
-        png = (tmp_path / "staging" / CHART_FILE).read_bytes()
-        assert png.startswith(PNG_SIGNATURE)
-        with Image.open(io.BytesIO(png)) as image:
-            image.load()
-            assert image.format == "PNG"
+        for name in written[1:]:
+            assert f"]({name})" in readme, f"{name} is written but not shown"
+            png = (tmp_path / "staging" / name).read_bytes()
+            assert png.startswith(PNG_SIGNATURE)
+            with Image.open(io.BytesIO(png)) as image:
+                image.load()
+                assert image.format == "PNG" and image.width >= 500
 
-    def test_without_pillow_the_readme_says_why_there_is_no_chart(self, tmp_path, monkeypatch):
-        monkeypatch.setitem(sys.modules, "PIL", None)  # import PIL now raises ImportError
+    def test_without_matplotlib_the_readme_says_why_there_are_no_plots(self, tmp_path, monkeypatch):
+        monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
 
         written = write_card_files(tmp_path, _card())
 
         assert written == [README_FILE]
-        assert not (tmp_path / CHART_FILE).exists()
-        assert "No chart: Pillow is not installed" in (tmp_path / README_FILE).read_text(encoding="utf-8")
+        assert not any((tmp_path / name).exists() for name in PLOT_FILES)
+        assert "No plots: matplotlib is not installed" in (tmp_path / README_FILE).read_text(encoding="utf-8")
 
     def test_dataset_json_is_left_to_the_build(self, tmp_path):
-        write_card_files(tmp_path, _card())
+        written = write_card_files(tmp_path, _card())
 
-        assert sorted(path.name for path in tmp_path.iterdir()) == [README_FILE, CHART_FILE]
+        assert sorted(path.name for path in tmp_path.iterdir()) == sorted(written)
+        assert "dataset.json" not in written
 
 
-class TestChart:
+class TestPlots:
     def _decode(self, png: bytes) -> Image.Image:
         assert png.startswith(PNG_SIGNATURE)
         image = Image.open(io.BytesIO(png))
         image.load()
         return image
 
-    def test_a_few_classes(self):
-        png = class_distribution_png(_card()["counts"]["per_split_class"])
+    def _colours(self, image: Image.Image) -> set[tuple[int, ...]]:
+        return {colour[:3] for _, colour in image.convert("RGB").getcolors(maxcolors=1 << 20)}
 
-        image = self._decode(png)
+    def test_class_balance_has_a_bar_colour_per_split(self):
+        images = plots.render(_card()).images
 
-        assert image.size == (560, 444)
-        assert image.mode == "RGB"
-        colours = {colour for _, colour in image.getcolors(maxcolors=1 << 16)}
-        assert {(0, 114, 178), (230, 159, 0), (0, 158, 115)} <= colours  # one bar colour per split
+        image = self._decode(images[plots.CLASS_BALANCE_FILE])
+        assert {(0, 114, 178), (230, 159, 0), (0, 158, 115)} <= self._colours(image)  # one colour per split
 
-    def test_fifty_classes_with_long_names_stay_within_bounds(self):
+    def test_fifty_classes_with_long_names_make_a_wider_plot(self):
         names = [f"a-rather-long-class-name-{index}" for index in range(50)]
-        per_split_class = {split: {name: 1000 * index for index, name in enumerate(names)} for split in SPLITS}
+        many = {
+            "counts": {"per_split_class": {split: {name: 10 * i for i, name in enumerate(names)} for split in SPLITS}}
+        }
+        few = {"counts": {"per_split_class": {"train": {"cat": 3}}}}
 
-        image = self._decode(class_distribution_png(per_split_class))
+        wide = self._decode(plots.render(many).images[plots.CLASS_BALANCE_FILE])
+        narrow = self._decode(plots.render(few).images[plots.CLASS_BALANCE_FILE])
+        assert wide.width > narrow.width and wide.width <= 2400
 
-        assert 560 <= image.width <= 2400
-        assert image.height > 444  # room for the turned labels
+    def test_an_empty_dataset_still_gets_a_class_plot_and_nothing_else(self):
+        images = plots.render({"counts": {"per_split_class": {"train": {}, "validation": {}}}}).images
 
-    def test_empty_dataset(self):
-        image = self._decode(class_distribution_png({"train": {}, "validation": {}}))
+        assert list(images) == [plots.CLASS_BALANCE_FILE]
+        self._decode(images[plots.CLASS_BALANCE_FILE])
 
-        assert image.size == (560, 444)
+    def test_confidence_and_agreement_plots_come_from_the_card_data(self):
+        card = _card()
+        sections = [
+            ("job-a", {"workers": [{"worker_id": "w1", "agreement": 0.9, "accuracy": 0.95}, {"worker_id": "w2"}]})
+        ]
 
-    def test_no_splits_at_all(self):
-        assert self._decode(class_distribution_png({})).size == (560, 444)
+        images = plots.render(card, sections).images
 
-    def test_none_without_pillow(self, monkeypatch):
-        monkeypatch.setitem(sys.modules, "PIL", None)
+        assert card["confidence"]["histogram"]  # the card has the data of all three plots
+        assert list(images) == list(PLOT_FILES)
+        self._decode(images[plots.AGREEMENT_FILE])
+        assert plots.AGREEMENT_FILE not in plots.render(card, [("job-a", {"workers": [{"worker_id": "w2"}]})]).images
 
-        assert class_distribution_png({"train": {"cat": 1}}) is None
+    def test_nothing_without_matplotlib(self, monkeypatch):
+        monkeypatch.setitem(sys.modules, "matplotlib", None)
+
+        result = plots.render({"counts": {"per_split_class": {"train": {"cat": 1}}}})
+        assert result.images == {} and "matplotlib is not installed" in result.missing_reason

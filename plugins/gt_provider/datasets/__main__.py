@@ -2,7 +2,7 @@
 
 ``build OUTPUT_MANIFEST... --out DIR_OR_S3_URI`` writes the next version (``<out>/v=<N>/``)
 of the dataset exactly as the Airflow operator does: splits, formats, ``dataset.json``,
-``README.md`` and the class chart. Exits 0 when a version was written (or an identical one
+``README.md`` and its plots. Exits 0 when a version was written (or an identical one
 already was), 1 when an output manifest has malformed lines (their numbers are printed;
 nothing is written), 2 for anything else that stops the build (bad arguments, unreadable
 input, a version that exists).

@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gt_provider.datasets.card import write_card_files
+from gt_provider.datasets.card import plots, write_card_files
 from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError, DatasetVersionExistsError, MalformedOutputManifestError
 from gt_provider.datasets.exporters import EXPORTERS
@@ -185,6 +185,7 @@ def build_dataset(
     parent_version = max((v for v in committed if v < new_version), default=None)
     parent = location.read_card(parent_version) if parent_version is not None else None
 
+    plots.import_in_background()  # ready when the card is drawn, imported while the passes run
     sources = [Source(uri) for uri in output_manifests]
     pinned_index: dict[int, int] = {}
     if parent is not None:

@@ -40,7 +40,7 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     ``<dataset_uri>/v=<N>/`` holds the parent version's objects plus the new jobs' labels
     (the latest label of a source wins), split train / validation / test -- stratified by
     class, and sticky: an object never changes split between versions --, exported in
-    ``formats`` with a dataset card (``dataset.json``, ``README.md``, class chart).
+    ``formats`` with a dataset card (``dataset.json``, ``README.md`` and its plots).
     ``dataset.json`` is written last: a version is visible only once complete, and a
     committed version is never overwritten. A retry with the same inputs returns the
     version the first try committed.

@@ -4,17 +4,19 @@ A reviewer deciding whether a labeled dataset is fit to train on wants, at a gla
 it came from, how the classes spread over the splits, how much was lost and why, how sure
 the consolidation was, and which workers disagree with everybody else. ``dataset.json``
 holds all of it as data (assembled by the build module); this module turns it into a
-``README.md`` with warnings when a number crosses a threshold, and a bar chart.
+``README.md`` with warnings when a number crosses a threshold, and plots.
 
-Standard library only (Pillow is used inside :mod:`gt_provider.datasets.card.chart` when present).
+Standard library only (matplotlib draws the plots inside :mod:`gt_provider.datasets.card.plots`
+when it is installed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from gt_provider.datasets.card.plots import AGREEMENT_FILE, CLASS_BALANCE_FILE, CONFIDENCE_FILE, PLOT_FILES
 from gt_provider.datasets.card.sections import (
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
     MIN_WORKER_ACCURACY,
@@ -39,6 +41,7 @@ __all__ = [
     "MIN_MEAN_CONFIDENCE",
     "MIN_OBJECTS_PER_CLASS_AND_SPLIT",
     "MIN_WORKER_ACCURACY",
+    "PLOT_FILES",
     "README_FILE",
     "DatasetStatistics",
     "card_readme",
@@ -47,7 +50,8 @@ __all__ = [
 ]
 
 README_FILE = "README.md"
-CHART_FILE = "class-distribution.png"
+#: The class-balance plot (the first of ``PLOT_FILES``).
+CHART_FILE = CLASS_BALANCE_FILE
 
 #: More failed objects than this share of all objects read points at a broken job or input.
 MAX_FAILED_SHARE = 0.05
@@ -112,13 +116,13 @@ def card_warnings(card: Mapping[str, Any]) -> list[str]:
 
 
 def card_readme(
-    card: Mapping[str, Any], *, chart_file: str | None = None, chart_missing_reason: str | None = None
+    card: Mapping[str, Any], *, plots: Collection[str] = (), plots_missing_reason: str | None = None
 ) -> str:
     """The dataset's ``README.md``: what it is, whether its labels can be trusted, how to use it.
 
     Renders whatever sections ``card`` has (a partial card still gives a readable page).
-    ``chart_file`` is the relative path of the class-distribution chart to show, or
-    ``chart_missing_reason`` says why there is none.
+    ``plots`` are the plot files written beside it (of ``PLOT_FILES``), each shown in its
+    section; ``plots_missing_reason`` says why there are none.
     """
     name = card.get("name", "dataset")
     version = card.get("version")
@@ -137,35 +141,30 @@ def card_readme(
         )
     out.append("")
     out += _provenance(card)
-    out += _counts(card, chart_file, chart_missing_reason)
+    out += _counts(card, CLASS_BALANCE_FILE if CLASS_BALANCE_FILE in plots else None, plots_missing_reason)
     out += _losses(card)
     out += _annotation(card)
-    out += _confidence(card)
-    out += _workers(card)
+    out += _confidence(card, CONFIDENCE_FILE if CONFIDENCE_FILE in plots else None)
+    out += _workers(card, AGREEMENT_FILE if AGREEMENT_FILE in plots else None)
     out += _usage(card)
     return "\n".join(out).rstrip() + "\n"
 
 
 def write_card_files(directory: Path, card: Mapping[str, Any]) -> list[str]:
-    """Write ``README.md`` and (when Pillow is installed) ``class-distribution.png`` into ``directory``.
+    """Write ``README.md`` and its plots (when matplotlib is installed) into ``directory``.
 
     Returns the paths written, relative to ``directory``. ``dataset.json`` is not written
     here: the build writes it last, as the mark that the version is complete.
     """
-    from gt_provider.datasets.card.chart import class_distribution_png
+    from gt_provider.datasets.card.plots import render
 
     directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    per_split_class = (card.get("counts") or {}).get("per_split_class") or {}
-    png = class_distribution_png(per_split_class)
-    if png is not None:
-        (directory / CHART_FILE).write_bytes(png)
-        written.append(CHART_FILE)
-        readme = card_readme(card, chart_file=CHART_FILE)
-    else:
-        readme = card_readme(card, chart_missing_reason="Pillow is not installed where the dataset was built")
+    plots = render(card, _worker_sections(card))
+    for name, png in plots.images.items():
+        (directory / name).write_bytes(png)
+    readme = card_readme(card, plots=plots.images.keys(), plots_missing_reason=plots.missing_reason)
     (directory / README_FILE).write_text(readme, encoding="utf-8")
-    return [README_FILE, *written]
+    return [README_FILE, *plots.images]
 
 
 # ------------------------------------------------------------------ README sections

@@ -98,7 +98,7 @@ def _counts(card: Mapping[str, Any], chart_file: str | None, chart_missing_reaso
     if chart_file:
         out += [f"![Objects per class and split]({chart_file})", ""]
     elif chart_missing_reason:
-        out += [f"No chart: {chart_missing_reason}.", ""]
+        out += [f"No plots: {chart_missing_reason}.", ""]
     out += _class_table(card, counts.get("per_split_class") or {}, per_split, "objects")
     if counts.get("instances_per_split_class"):
         out += [
@@ -196,12 +196,14 @@ def _annotation(card: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _confidence(card: Mapping[str, Any]) -> list[str]:
+def _confidence(card: Mapping[str, Any], plot_file: str | None = None) -> list[str]:
     confidence = card.get("confidence") or {}
     histogram = confidence.get("histogram") or []
     if not histogram:
         return []
     out = ["## Label confidence", ""]
+    if plot_file:
+        out += [f"![Label confidence]({plot_file})", ""]
     peak = max((entry.get("count", 0) for entry in histogram), default=0)
     rows = []
     for index, entry in enumerate(histogram):
@@ -222,11 +224,13 @@ def _confidence(card: Mapping[str, Any]) -> list[str]:
     return out
 
 
-def _workers(card: Mapping[str, Any]) -> list[str]:
+def _workers(card: Mapping[str, Any], plot_file: str | None = None) -> list[str]:
     out = ["## Workers", ""]
     sections = _worker_sections(card)
     if not sections:
         return [*out, "Not computed: no worker responses were read for this dataset.", ""]
+    if plot_file:
+        out += [f"![Workers: agreement and accuracy]({plot_file})", ""]
     for job, statistics in sections:
         if job:
             out += [f"### Job `{job}`", ""]
