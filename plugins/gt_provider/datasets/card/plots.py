@@ -97,6 +97,11 @@ def short(name: str) -> str:
     return name if len(name) <= MAX_LABEL_CHARS else name[: MAX_LABEL_CHARS - 2] + ".."
 
 
+def _legend_above(axes: Any, columns: int) -> None:
+    """The legend above the plot's right end, beside the left-aligned title: never over a bar."""
+    axes.legend(frameon=False, ncols=columns, loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2)
+
+
 def _png(pyplot: Any, figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
@@ -115,7 +120,7 @@ def _class_balance(pyplot: Any, per_split_class: Mapping[str, Mapping[str, int]]
     classes = sorted(totals, key=lambda name: (-totals[name], name))
     width = min(24.0, max(7.0, 0.35 * len(classes) * max(1, len(splits)) + 2))
     figure, axes = pyplot.subplots(figsize=(width, 4.6))
-    axes.set_title("Objects per class and split")
+    axes.set_title("Objects per class and split", loc="left")
     if not classes:
         axes.text(0.5, 0.5, "No objects", ha="center", va="center", transform=axes.transAxes)
         axes.set_xticks([])
@@ -128,7 +133,7 @@ def _class_balance(pyplot: Any, per_split_class: Mapping[str, Mapping[str, int]]
             axes.bar_label(bars, fontsize=7, padding=1)
     if classes:
         axes.set_xticks(range(len(classes)), [short(name) for name in classes], rotation=60 if len(classes) > 8 else 0)
-        axes.legend(frameon=False, ncols=min(len(splits), 4))
+        _legend_above(axes, min(len(splits), 4))
     axes.set_xlabel("class")
     axes.set_ylabel("objects")
     axes.spines[["top", "right"]].set_visible(False)
@@ -142,7 +147,7 @@ def _confidence(pyplot: Any, histogram: Sequence[Mapping[str, Any]]) -> bytes:
     widths = [float(entry["to"]) - float(entry["from"]) for entry in histogram]
     counts = [int(entry.get("count", 0)) for entry in histogram]
     axes.bar(lefts, counts, widths, align="edge", color=SPLIT_COLOURS[0], edgecolor="white")
-    axes.set_title("Label confidence")
+    axes.set_title("Label confidence", loc="left")
     axes.set_xlabel("consolidated confidence")
     axes.set_ylabel("objects")
     axes.set_xlim(min(lefts, default=0.0), max((a + w for a, w in zip(lefts, widths, strict=True)), default=1.0))
@@ -178,8 +183,8 @@ def _agreement(pyplot: Any, rows: Sequence[tuple[str, float | None, float | None
     axes.set_yticks(list(positions), [row[0] for row in ordered])
     axes.set_xlim(0, 1)
     axes.set_xlabel("share (1 = always matches)")
-    axes.set_title("Workers: agreement and accuracy (least accurate first)")
+    axes.set_title("Workers (least accurate first)", loc="left")
     axes.invert_yaxis()
-    axes.legend(frameon=False, loc="lower right")
+    _legend_above(axes, 2)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(pyplot, figure)
