@@ -176,6 +176,11 @@ def test_recording_turns_claims_into_labels_and_releases_what_failed(aws, ledger
     ).execute({"run_id": "run-1"})
 
     entries = {entry["source"]: entry for entry in _entries(aws, ledger_uri)}
-    assert result == {"ledger_uri": ledger_uri, "added": 3, "total": 3}
+    assert result == {
+        "ledger_uri": ledger_uri,
+        "added": 3,
+        "total": 3,
+        "output_manifest_uri": labeling["output_manifest_uri"],
+    }
     assert sorted(entries) == sources[:3]  # the failed object is released, not labeled
     assert all(entry["job"] == "job-1" and "claimed_by" not in entry for entry in entries.values())

@@ -273,13 +273,17 @@ class TestLinksLineageAndKill:
         )
 
     def test_openlineage_from_input_manifest_to_output_manifest(self, aws, manifest):
-        result = _operator(aws, manifest).execute(_context())
-        ti = SimpleNamespace(task_id="label", xcom_pull=lambda task_ids: result)
-        lineage = _operator(aws, manifest).get_openlineage_facets_on_complete(ti)
+        operator = _operator(aws, manifest)
+        assert operator.get_openlineage_facets_on_complete(None).outputs == []  # not run yet: nothing to say
+        result = operator.execute(_context())
+        # The facets come from what the task kept, not from XCom (see gt_provider.lineage.remember).
+        lineage = operator.get_openlineage_facets_on_complete(None)
         assert [(d.namespace, d.name) for d in lineage.inputs] == [(f"s3://{aws.bucket}", "in/input.manifest")]
         assert [(d.namespace, d.name) for d in lineage.outputs] == [
             (f"s3://{aws.bucket}", f"labeling/output/{result['job_name']}/manifests/output/output.manifest")
         ]
+        [output] = lineage.outputs
+        assert [field.name for field in output.facets["schema"].fields] == ["source-ref", "label", "label-metadata"]
 
     @pytest.mark.parametrize(("stop_on_kill", "expected"), [(True, "Stopping"), (False, "InProgress")])
     def test_on_kill_stops_the_job(self, aws, manifest, stop_on_kill, expected):

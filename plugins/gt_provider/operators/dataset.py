@@ -15,10 +15,12 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.sdk import Asset
 
 from gt_provider.datasets.errors import DatasetError
+from gt_provider.lineage import remember
 from gt_provider.operators._deprecated import deprecated_names
 from gt_provider.s3io import is_s3_uri
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 #: URI scheme of dataset Assets: the name is known when the DAG file is parsed, the bucket
@@ -155,7 +157,31 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         extra = {**built.asset_extra(), "reused": built.reused}
         if self.asset is not None:
             context["outlet_events"][self.asset].extra = extra
-        return extra
+        return remember(self, extra, card=card)
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Lineage: the output manifests (and the parent version's, carried forward) go in; the
+        version's augmented manifests -- what training reads -- and its card come out.
+
+        Both lists come from the version's card (``dataset.json``): each split's
+        ``augmented-manifest/<split>.manifest`` is the channel a SageMaker training job reads,
+        which the Amazon provider's training operator reports as its input.
+        """
+        from gt_provider import lineage
+        from gt_provider.datasets.build import CANONICAL_FORMAT
+
+        result = lineage.remembered(self)
+        card = result.get("card")
+        if not card:
+            return lineage.lineage()
+        fields = lineage.output_manifest_fields(card["label_attribute"], card.get("source_field") or "source-ref")
+        inputs = [lineage.dataset(source["manifest"], fields) for source in card.get("sources") or []]
+        outputs = [
+            lineage.dataset(f"{result['uri']}{path}", fields)
+            for paths in card["files"].get(CANONICAL_FORMAT, {}).values()
+            for path in paths
+        ]
+        return lineage.lineage(inputs, [*outputs, lineage.dataset(result["card_uri"])])
 
     def _spec(self) -> Any:
         from gt_provider.datasets.build import DatasetSpec

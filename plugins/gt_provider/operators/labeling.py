@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 from collections.abc import Mapping, Sequence
@@ -25,8 +26,8 @@ from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobFai
 from gt_provider.hooks.ground_truth import GroundTruthHook
 from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
 from gt_provider.labeling_request import JOB_ARGUMENTS, LabelingJobSpec, default_job_name
+from gt_provider.lineage import remember
 from gt_provider.links.labeling import GroundTruthLabelingJobLink, LabelStudioProjectLink, persist_no_link
-from gt_provider.s3io import split_s3_uri
 from gt_provider.triggers.labeling import GroundTruthLabelingJobTrigger
 
 if TYPE_CHECKING:
@@ -314,9 +315,9 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         if self.deferrable:
             self.defer(trigger=self._trigger(spec.job_name, delay, attempts), method_name="execute_complete")
         if not self.wait_for_completion:
-            return self.result(spec, attached.state)
+            return remember(self, self.result(spec, attached.state))
         state = self._wait(backend, spec.job_name, delay, attempts, self.allow_stopped)
-        return self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri)
+        return remember(self, self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri))
 
     def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
         """Resume after the trigger fired; may run on another worker, so only the event is trusted."""
@@ -336,7 +337,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         self._started_job_name = spec.job_name
         backend = self.labeling_backend
         state = check_final_state(backend.describe(spec.job_name), self.log, allow_stopped=self.allow_stopped)
-        return self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri)
+        return remember(self, self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri))
 
     def on_kill(self) -> None:
         """Stop the job this task started or re-attached to, so a killed task stops the bill."""
@@ -345,20 +346,22 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Lineage: the input manifest goes in, the output augmented manifest comes out."""
-        from airflow.providers.common.compat.openlineage.facet import Dataset
-        from airflow.providers.openlineage.extractors import OperatorLineage
+        from gt_provider import lineage
+        from gt_provider.task_types import TaskFamily, get_task_type
 
-        result = task_instance.xcom_pull(task_ids=task_instance.task_id) or {}
-
-        def dataset(uri: str | None) -> list[Dataset]:
-            if not uri:
-                return []
-            bucket, key = split_s3_uri(uri)
-            return [Dataset(namespace=f"s3://{bucket}", name=key)]
-
-        return OperatorLineage(
-            inputs=dataset(result.get("input_manifest_uri")),
-            outputs=dataset(result.get("output_manifest_uri")),
+        result = lineage.remembered(self)
+        source_field = "source-ref"
+        if result.get("task_type"):
+            with contextlib.suppress(Exception):  # a custom task type has no family: image-like
+                if get_task_type(result["task_type"]).family == TaskFamily.TEXT:
+                    source_field = "source"
+        read, written = result.get("input_manifest_uri"), result.get("output_manifest_uri")
+        attribute = result.get("label_attribute_name") or "label"
+        return lineage.lineage(
+            inputs=[lineage.dataset(read, lineage.manifest_fields(source_field))] if read else [],
+            outputs=[lineage.dataset(written, lineage.output_manifest_fields(attribute, source_field))]
+            if written
+            else [],
         )
 
     @staticmethod

@@ -13,15 +13,26 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider import ledger
 from gt_provider.exceptions import InvalidLabelingJobConfigError, ObjectsTakenError
+from gt_provider.lineage import remember
 from gt_provider.manifests import discovery
 from gt_provider.manifests.build import manifest_text
 from gt_provider.operators._deprecated import deprecated_names
 from gt_provider.s3io import parse_s3_argument
+from gt_provider.task_types import TaskFamily, get_task_type
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 MANIFEST_FILE = "input.manifest"
+#: The ledger's lines (see gt_provider.ledger), for its lineage schema.
+LEDGER_FIELDS = [
+    ("source", "string"),
+    ("job", "string"),
+    ("labeled_at", "timestamp"),
+    ("claimed_by", "string"),
+    ("claimed_at", "timestamp"),
+]
 
 
 def run_folder(run_id: str) -> str:
@@ -192,13 +203,34 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             )
 
     def _result(self, uri: str, objects: int, new: int, already_labeled: int) -> dict[str, Any]:
-        return {
-            "manifest_uri": uri,
-            "objects": objects,
-            "new_objects": new,
-            "already_labeled": already_labeled,
-            "ledger_uri": self.ledger_uri,
-        }
+        return remember(
+            self,
+            {
+                "manifest_uri": uri,
+                "objects": objects,
+                "new_objects": new,
+                "already_labeled": already_labeled,
+                "ledger_uri": self.ledger_uri,
+                # Where the objects came from, for lineage: the prefix or the drop file.
+                "source_uri": self.source_prefix or self.source_object,
+            },
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Lineage: the raw objects (prefix or drop file) go in, the input manifest comes out."""
+        from gt_provider import lineage
+
+        result = lineage.remembered(self)
+        if not result.get("manifest_uri"):
+            return lineage.lineage()
+        by_prefix = bool(self.source_prefix)
+        carried = (self.carry_metadata if by_prefix else self.carry_fields) or ()
+        fields = lineage.manifest_fields("source-ref" if by_prefix else "source", carried)
+        source = result.get("source_uri")
+        return lineage.lineage(
+            inputs=[lineage.dataset(source)] if source else [],
+            outputs=[lineage.dataset(result["manifest_uri"], fields)],
+        )
 
 
 class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
@@ -236,7 +268,28 @@ class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
 
         added, total = ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, record)
         self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, added, total)
-        return {"ledger_uri": self.ledger_uri, "added": added, "total": total}
+        return remember(
+            self,
+            {
+                "ledger_uri": self.ledger_uri,
+                "added": added,
+                "total": total,
+                "output_manifest_uri": self.labeling["output_manifest_uri"],
+            },
+        )
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Lineage: the job's output manifest goes in, the ledger comes out."""
+        from gt_provider import lineage
+
+        result = lineage.remembered(self)
+        if not result.get("ledger_uri"):
+            return lineage.lineage()
+        read = result.get("output_manifest_uri")
+        return lineage.lineage(
+            inputs=[lineage.dataset(read)] if read else [],
+            outputs=[lineage.dataset(result["ledger_uri"], LEDGER_FIELDS)],
+        )
 
 
 class GroundTruthReleaseClaimsOperator(AwsBaseOperator[S3Hook]):
@@ -341,7 +394,21 @@ class GroundTruthValidateManifestOperator(AwsBaseOperator[S3Hook]):
         )
         self.log.info("%s", report.summary())
         report.raise_if_invalid()
-        return {**report.to_dict(), "labeling_manifest_uri": report.labeling_manifest}
+        return remember(self, {**report.to_dict(), "labeling_manifest_uri": report.labeling_manifest})
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+        """Lineage: the manifest goes in; the manifest to label comes out (itself, or a copy without bad lines)."""
+        from gt_provider import lineage
+
+        result = lineage.remembered(self)
+        if not result.get("manifest"):
+            return lineage.lineage()
+        family = get_task_type(str(self.ground_truth_task_type)).family
+        fields = lineage.manifest_fields("source" if family == TaskFamily.TEXT else "source-ref")
+        labeled = result.get("labeling_manifest_uri") or result["manifest"]
+        return lineage.lineage(
+            inputs=[lineage.dataset(result["manifest"], fields)], outputs=[lineage.dataset(labeled, fields)]
+        )
 
 
 #: Old public names -> new ones; importing an old one warns.
