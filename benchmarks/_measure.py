@@ -37,12 +37,17 @@ class TreeRss:
     """The peak of the summed RSS of this process and all its descendants, sampled every ``interval`` s.
 
     Sums resident pages per process, so pages two processes share (the interpreter's code) count
-    twice: an upper bound of what the processes used together at any sampled moment.
+    twice: an upper bound of what the processes used together at any sampled moment. It also
+    keeps each kind of descendant's largest sample (``role_peaks``): the dataset build's card
+    plotting process (``plots``) apart from its reading and writing processes (``pass``), and
+    the plotting process's largest sample while a pass process was alive (``plots_beside_passes``).
     """
 
     def __init__(self, interval: float = 0.02) -> None:
         self.interval = interval
         self.peak = 0
+        self.role_peaks: dict[str, int] = {}
+        self.plots_beside_passes = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -58,21 +63,37 @@ class TreeRss:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.peak = max(self.peak, self.sample())
-        self.peak = max(self.peak, self.sample())
+            self._record(self.processes())
+        self._record(self.processes())
+
+    def _record(self, processes: list[tuple[str, int]]) -> None:
+        self.peak = max(self.peak, sum(rss for _, rss in processes))
+        for role, rss in processes:
+            self.role_peaks[role] = max(self.role_peaks.get(role, 0), rss)
+        if any(role == "pass" for role, _ in processes):
+            plots = [rss for role, rss in processes if role == "plots"]
+            self.plots_beside_passes = max([self.plots_beside_passes, *plots])
 
     @staticmethod
-    def sample() -> int:
-        total, pending = 0, [os.getpid()]
+    def processes() -> list[tuple[str, int]]:
+        """(role, RSS) of this process (``own``) and every descendant, now."""
+        found, pending = [], [os.getpid()]
         while pending:
             pid = pending.pop()
             try:
-                total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+                rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * _PAGE
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
                 for task in Path(f"/proc/{pid}/task").iterdir():
                     pending += [int(child) for child in (task / "children").read_text().split()]
             except (OSError, ValueError):  # it ended while being read
                 continue
-        return total
+            role = "own" if pid == os.getpid() else "plots" if b"gt_provider.datasets.card.plots" in command else "pass"
+            found.append((role, rss))
+        return found
+
+    @classmethod
+    def sample(cls) -> int:
+        return sum(rss for _, rss in cls.processes())
 
 
 def parse_every_line(loads: Callable[[bytes], Any], path: str) -> tuple[int, float]:

@@ -417,7 +417,11 @@ class TestWriteCardFiles:
                 assert image.format == "PNG" and image.width >= 500
 
     def test_without_matplotlib_the_readme_says_why_there_are_no_plots(self, tmp_path, monkeypatch):
-        monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+        # The plots are drawn in a fresh interpreter: make matplotlib unimportable there.
+        fake = tmp_path / "no-matplotlib" / "matplotlib"
+        fake.mkdir(parents=True)
+        (fake / "__init__.py").write_text("raise ImportError('no matplotlib here')\n")
+        monkeypatch.setenv("PYTHONPATH", str(fake.parent))
 
         written = write_card_files(tmp_path, _card())
 
@@ -477,6 +481,15 @@ class TestPlots:
         assert list(images) == list(PLOT_FILES)
         self._decode(images[plots.AGREEMENT_FILE])
         assert plots.AGREEMENT_FILE not in plots.render(card, [("job-a", {"workers": [{"worker_id": "w2"}]})]).images
+
+    def test_drawn_apart_they_are_the_plots_drawn_here(self):
+        card = _card()
+        sections = [("job-a", {"workers": [{"worker_id": "w1", "agreement": 0.9, "accuracy": 0.95}]})]
+
+        here, apart = plots.render(card, sections), plots.render_apart(card, sections)
+
+        assert list(apart.images) == list(here.images) == list(PLOT_FILES)
+        assert all(self._decode(png).size == self._decode(here.images[name]).size for name, png in apart.images.items())
 
     def test_nothing_without_matplotlib(self, monkeypatch):
         monkeypatch.setitem(sys.modules, "matplotlib", None)

@@ -37,7 +37,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from gt_provider.datasets.card import plots, write_card_files
+from gt_provider.datasets.card import write_card_files
+from gt_provider.datasets.card.plots import Plotter
 from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError, DatasetVersionExistsError, MalformedOutputManifestError
 from gt_provider.datasets.exporters import EXPORTERS
@@ -185,7 +186,6 @@ def build_dataset(
     parent_version = max((v for v in committed if v < new_version), default=None)
     parent = location.read_card(parent_version) if parent_version is not None else None
 
-    plots.import_in_background()  # ready when the card is drawn, imported while the passes run
     sources = [Source(uri) for uri in output_manifests]
     pinned_index: dict[int, int] = {}
     if parent is not None:
@@ -200,6 +200,8 @@ def build_dataset(
     statistics = DatasetStatistics(list(spec.ratios))
     groups = plan(sources, spec.formats, default_workers() if workers is None else workers) or []
     with contextlib.ExitStack() as stack:
+        # Started now, while this process is small; it draws the card's plots at the end.
+        plotter = stack.enter_context(Plotter())
         pool = stack.enter_context(Pool(len(groups))) if groups else None
         if pool is None:
             scanned = scan(sources, selection, s3_client, log)
@@ -262,7 +264,7 @@ def build_dataset(
             "label_mapping": spec.describe()["label_mapping"],
             "fingerprint": fingerprint,
         }
-        card["files"]["card"] = {"all": write_card_files(staging, card)}
+        card["files"]["card"] = {"all": write_card_files(staging, card, plotter=plotter)}
         location.clear_uncommitted(new_version)
         location.write_version(new_version, staging, card)
     log(f"committed {version_uri}: {_counts_line(card)}")

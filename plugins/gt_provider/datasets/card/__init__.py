@@ -16,7 +16,7 @@ from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
-from gt_provider.datasets.card.plots import AGREEMENT_FILE, CLASS_BALANCE_FILE, CONFIDENCE_FILE, PLOT_FILES
+from gt_provider.datasets.card.plots import AGREEMENT_FILE, CLASS_BALANCE_FILE, CONFIDENCE_FILE, PLOT_FILES, Plotter
 from gt_provider.datasets.card.sections import (
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
     MIN_WORKER_ACCURACY,
@@ -150,16 +150,19 @@ def card_readme(
     return "\n".join(out).rstrip() + "\n"
 
 
-def write_card_files(directory: Path, card: Mapping[str, Any]) -> list[str]:
+def write_card_files(directory: Path, card: Mapping[str, Any], *, plotter: Plotter | None = None) -> list[str]:
     """Write ``README.md`` and its plots (when matplotlib is installed) into ``directory``.
 
-    Returns the paths written, relative to ``directory``. ``dataset.json`` is not written
-    here: the build writes it last, as the mark that the version is complete.
+    The plots are drawn in a fresh interpreter: ``plotter``'s (the build starts one early),
+    or one started here. Returns the paths written, relative to ``directory``.
+    ``dataset.json`` is not written here: the build writes it last, as the mark that the
+    version is complete.
     """
-    from gt_provider.datasets.card.plots import render
+    from gt_provider.datasets.card.plots import render_apart
 
     directory.mkdir(parents=True, exist_ok=True)
-    plots = render(card, _worker_sections(card))
+    sections = _worker_sections(card)
+    plots = plotter.render(card, sections) if plotter is not None else render_apart(card, sections)
     for name, png in plots.images.items():
         (directory / name).write_bytes(png)
     readme = card_readme(card, plots=plots.images.keys(), plots_missing_reason=plots.missing_reason)

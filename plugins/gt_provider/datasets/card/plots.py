@@ -1,19 +1,27 @@
 """The dataset card's plots, drawn with matplotlib: class balance, label confidence, worker agreement.
 
-matplotlib is imported inside :func:`render` (or ahead, by :func:`import_in_background`) only,
-with the headless Agg backend, so
-``gt_provider.datasets`` stays importable (and a DAG file fast to parse) where it is absent
-or slow to import; the card then says why it has no plots. Each plot is a PNG in the
-version folder, embedded in the card's ``README.md`` next to the table it illustrates.
+matplotlib is imported inside :func:`render` only, with the headless Agg backend, so
+``gt_provider.datasets`` stays importable (and a DAG file fast to parse) where it is absent or
+slow to import; the card then says why it has no plots. The dataset build draws them in a
+fresh interpreter (:class:`Plotter`, started before its passes, drawing after them):
+matplotlib and NumPy (about 55 MB) never join the build's own memory. Each plot is a PNG in the version folder,
+embedded in the card's ``README.md`` next to the table it illustrates.
+
+``python -m gt_provider.datasets.card.plots`` reads ``{"card": ..., "sections": ...}`` on stdin
+and writes ``{"images": {name: base64 PNG}, "missing_reason": ...}`` on stdout.
 """
 
 from __future__ import annotations
 
-import contextlib
+import base64
 import io
-import threading
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 #: The plots a card can have, by the section that shows them.
@@ -58,23 +66,6 @@ def _import() -> Any:
     return pyplot
 
 
-def import_in_background() -> threading.Thread:
-    """Start importing matplotlib in a daemon thread (about 0.7 s), so a card drawn later does not wait.
-
-    The dataset build calls it before its passes; the import overlaps them (in the two-process
-    build the parent process idles while its children read). Errors are left for
-    :func:`render` to report.
-    """
-
-    def run() -> None:
-        with contextlib.suppress(Exception):
-            _import()
-
-    thread = threading.Thread(target=run, name="gt-import-matplotlib", daemon=True)
-    thread.start()
-    return thread
-
-
 def render(card: Mapping[str, Any], worker_sections: Sequence[tuple[str | None, Mapping[str, Any]]] = ()) -> Plots:
     """Every plot the card's data supports; ``worker_sections`` as the card's Workers section groups them."""
     try:
@@ -91,6 +82,80 @@ def render(card: Mapping[str, Any], worker_sections: Sequence[tuple[str | None, 
     if workers:
         images[AGREEMENT_FILE] = _agreement(pyplot, workers)
     return Plots(images)
+
+
+class Plotter:
+    """A fresh interpreter that draws one card's plots (:func:`render`, run by ``_serve``).
+
+    Start it early, while the starting process is small (a child's peak RSS counts the pages
+    it shares with its parent until it execs): it waits for the card without importing
+    anything heavy, and imports matplotlib only when it gets the card, after the build's
+    passes. The package is imported from where this process found it.
+    """
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        package_root = str(Path(__file__).resolve().parents[3])
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, (package_root, env.get("PYTHONPATH"))))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+    def render(
+        self,
+        card: Mapping[str, Any],
+        worker_sections: Sequence[tuple[str | None, Mapping[str, Any]]] = (),
+        *,
+        timeout: float = 120,
+    ) -> Plots:
+        """The plots, or why there are none (the process failed, hung, or has no matplotlib)."""
+        payload = json.dumps({"card": card, "sections": [list(section) for section in worker_sections]}).encode()
+        try:
+            out, err = self._process.communicate(payload, timeout=timeout)
+        except (OSError, ValueError, subprocess.TimeoutExpired) as error:
+            self.close()
+            return Plots({}, f"the plotting process did not finish ({error})")
+        if self._process.returncode != 0:
+            last = (err.decode(errors="replace").strip().splitlines() or ["no output"])[-1]
+            return Plots({}, f"the plotting process failed: {last[:300]}")
+        answer = json.loads(out)
+        return Plots(
+            {name: base64.b64decode(data) for name, data in answer["images"].items()}, answer.get("missing_reason")
+        )
+
+    def close(self) -> None:
+        """Stop the process if it still runs (a build that failed before its card)."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        for stream in (self._process.stdin, self._process.stdout, self._process.stderr):
+            if stream is not None:
+                stream.close()
+
+    def __enter__(self) -> Plotter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def render_apart(
+    card: Mapping[str, Any], worker_sections: Sequence[tuple[str | None, Mapping[str, Any]]] = ()
+) -> Plots:
+    """:func:`render` in a fresh interpreter: matplotlib never joins this process's memory."""
+    with Plotter() as plotter:
+        return plotter.render(card, worker_sections)
+
+
+def _serve() -> None:
+    request = json.load(sys.stdin)
+    plots = render(request["card"], [tuple(section) for section in request["sections"]])
+    images = {name: base64.b64encode(png).decode() for name, png in plots.images.items()}
+    json.dump({"images": images, "missing_reason": plots.missing_reason}, sys.stdout)
 
 
 def short(name: str) -> str:
@@ -188,3 +253,7 @@ def _agreement(pyplot: Any, rows: Sequence[tuple[str, float | None, float | None
     _legend_above(axes, 2)
     axes.spines[["top", "right"]].set_visible(False)
     return _png(pyplot, figure)
+
+
+if __name__ == "__main__":
+    _serve()
