@@ -73,7 +73,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
     :param max_objects: At most this many objects, a sample stable across retries. (templated)
     :param sample_seed: Changes which sample is drawn. (templated)
 
-    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "ledger_uri"}``
+    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "ledger_uri", "source_uri"}``
     """
 
     aws_hook_class = S3Hook
@@ -242,7 +242,7 @@ class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
     :param ledger_uri: S3 URI of the ledger (created on first use). (templated)
     :param labeling: The labeling task's result (``GroundTruthLabelingJobOperator``'s XCom). (templated)
 
-    :return: ``{"ledger_uri", "added", "total"}``
+    :return: ``{"ledger_uri", "added", "total", "output_manifest_uri"}``
     """
 
     aws_hook_class = S3Hook
