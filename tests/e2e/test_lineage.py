@@ -61,7 +61,7 @@ def _schema(dataset: dict) -> list[str]:
 
 def test_a_night_and_its_training_link_raw_objects_to_the_model(aws, airflow_db, lineage_events):
     aws.configure(speed=50)
-    nightly = example_dag("gt_image_classification").test(run_conf={"max_objects": 12, "workers_per_object": 1})
+    nightly = example_dag("gt_image_classification").test(run_conf={"max_objects": 60, "workers_per_object": 1})
     assert nightly.state == "success"
     training = example_dag("gt_train_on_dataset").test()
     assert training.state == "success"
