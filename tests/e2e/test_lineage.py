@@ -2,43 +2,55 @@
 
 The OpenLineage provider is turned on for these runs with its file transport (the events a
 lineage backend such as Marquez would receive, one JSON line each), the nightly DAG and the
-training DAG run with ``dag.test()`` against the local AWS, and the test follows the
-datasets from one task's outputs to the next task's inputs.
+training DAG run with ``dag.test()`` against the local AWS -- in a fresh interpreter, since
+the provider decides once per process, at plugin load, whether its listener runs -- and the
+test follows the datasets from one task's outputs to the next task's inputs.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import example_dag
+from tests.conftest import REPO
 
 pytestmark = pytest.mark.e2e
 
 
-def _clear_openlineage_settings() -> None:
-    """The provider reads its settings once per process (functools caches): read them again."""
-    from airflow.providers.openlineage import conf as openlineage_conf
-
-    for name in dir(openlineage_conf):
-        cached = getattr(openlineage_conf, name)
-        if hasattr(cached, "cache_clear"):
-            cached.cache_clear()
+#: The two runs, in a fresh interpreter: OpenLineage's provider decides at plugin load, once
+#: per process, whether its listener runs, so it must be on before Airflow starts there.
+_RUNS = """
+from tests.e2e.helpers import example_dag
+nightly = example_dag("gt_image_classification").test(run_conf={"max_objects": 60, "workers_per_object": 1})
+training = example_dag("gt_train_on_dataset").test()
+print("STATES", nightly.state, training.state)
+"""
 
 
 @pytest.fixture
-def lineage_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    events = tmp_path / "openlineage.jsonl"
+def lineage_events(tmp_path: Path) -> Path:
+    return tmp_path / "openlineage.jsonl"
+
+
+def _run_with_lineage(events: Path) -> str:
     transport = {"type": "file", "log_file_path": str(events), "append": True}
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps(transport))
-    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__DISABLED", "False")
-    _clear_openlineage_settings()
-    yield events
-    monkeypatch.undo()
-    _clear_openlineage_settings()
+    env = {
+        **os.environ,  # the test's Airflow home, metadata database and aws_default (the local AWS)
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__DISABLED": "False",
+        "PYTHONPATH": os.pathsep.join(filter(None, (str(REPO), str(REPO / "plugins"), os.environ.get("PYTHONPATH")))),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", _RUNS], env=env, cwd=REPO, capture_output=True, text=True, timeout=540, check=False
+    )
+    states = [line for line in done.stdout.splitlines() if line.startswith("STATES")]
+    assert done.returncode == 0 and states, f"the runs did not finish:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return states[-1]
 
 
 def _complete(events: Path) -> dict[str, dict]:
@@ -61,10 +73,7 @@ def _schema(dataset: dict) -> list[str]:
 
 def test_a_night_and_its_training_link_raw_objects_to_the_model(aws, airflow_db, lineage_events):
     aws.configure(speed=50)
-    nightly = example_dag("gt_image_classification").test(run_conf={"max_objects": 60, "workers_per_object": 1})
-    assert nightly.state == "success"
-    training = example_dag("gt_train_on_dataset").test()
-    assert training.state == "success"
+    assert _run_with_lineage(lineage_events) == "STATES success success"
 
     events = _complete(lineage_events)
     bucket = f"s3://{aws.bucket}"
