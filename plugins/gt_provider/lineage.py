@@ -46,6 +46,17 @@ def dataset(uri: str, fields: Sequence[Field] = ()) -> Dataset:
     return Dataset(namespace=f"s3://{bucket}", name=key, facets=facets)
 
 
+def source_field(task_type: str | None) -> str:
+    """The key that names a manifest line's object for ``task_type``: ``source`` (text) or ``source-ref``."""
+    from gt_provider.task_types import TaskFamily, get_task_type
+
+    try:
+        text = get_task_type(str(task_type)).family == TaskFamily.TEXT
+    except Exception:  # a custom task type (or none): its objects are S3 objects, like images
+        text = False
+    return "source" if text else "source-ref"
+
+
 def manifest_fields(source_field: str, carried: Iterable[str] = ()) -> list[Field]:
     """An input manifest's lines: the object (``source-ref`` URI or inline ``source``) and carried fields."""
     return [(source_field, "string"), *((name, "string") for name in carried)]

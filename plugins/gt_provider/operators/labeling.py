@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
 from collections.abc import Mapping, Sequence
@@ -347,14 +346,9 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
         """Lineage: the input manifest goes in, the output augmented manifest comes out."""
         from gt_provider import lineage
-        from gt_provider.task_types import TaskFamily, get_task_type
 
         result = lineage.remembered(self)
-        source_field = "source-ref"
-        if result.get("task_type"):
-            with contextlib.suppress(Exception):  # a custom task type has no family: image-like
-                if get_task_type(result["task_type"]).family == TaskFamily.TEXT:
-                    source_field = "source"
+        source_field = lineage.source_field(result.get("task_type"))
         read, written = result.get("input_manifest_uri"), result.get("output_manifest_uri")
         attribute = result.get("label_attribute_name") or "label"
         return lineage.lineage(

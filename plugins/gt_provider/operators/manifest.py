@@ -18,7 +18,6 @@ from gt_provider.manifests import discovery
 from gt_provider.manifests.build import manifest_text
 from gt_provider.operators._deprecated import deprecated_names
 from gt_provider.s3io import parse_s3_argument
-from gt_provider.task_types import TaskFamily, get_task_type
 
 if TYPE_CHECKING:
     from airflow.providers.openlineage.extractors import OperatorLineage
@@ -403,8 +402,7 @@ class GroundTruthValidateManifestOperator(AwsBaseOperator[S3Hook]):
         result = lineage.remembered(self)
         if not result.get("manifest"):
             return lineage.lineage()
-        family = get_task_type(str(self.ground_truth_task_type)).family
-        fields = lineage.manifest_fields("source" if family == TaskFamily.TEXT else "source-ref")
+        fields = lineage.manifest_fields(lineage.source_field(self.ground_truth_task_type))
         labeled = result.get("labeling_manifest_uri") or result["manifest"]
         return lineage.lineage(
             inputs=[lineage.dataset(result["manifest"], fields)], outputs=[lineage.dataset(labeled, fields)]

@@ -88,12 +88,14 @@ def read_version_file(built: BuiltDataset, name: str, *, aws_conn_id: str | None
     if uri.startswith("s3://"):
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        bucket, key = S3Hook.parse_s3_url(uri)
-        hook = S3Hook(aws_conn_id=aws_conn_id)
+        from gt_provider.datasets.errors import DatasetReadError
+        from gt_provider.datasets.storage import DatasetLocation
+
+        location = DatasetLocation(built.uri, s3_client=S3Hook(aws_conn_id=aws_conn_id).get_conn())
         try:
-            return hook.get_conn().get_object(Bucket=bucket, Key=key)["Body"].read()
-        except Exception as error:
-            raise CardNotFound(f"cannot read {uri}: {error}") from error
+            return location.read_bytes(name)
+        except DatasetReadError as error:
+            raise CardNotFound(str(error)) from error
     path = Path(uri.removeprefix("file://"))
     if not path.is_file():
         raise CardNotFound(f"{uri} is not on this server (the dataset was built into a local folder elsewhere)")
