@@ -33,6 +33,17 @@ class PublicWorkforceUnavailableError(InvalidLabelingJobConfigError):
     """The public (Mechanical Turk) workteam was requested; it closed on 2026-09-30."""
 
 
+class InvalidPricingError(InvalidLabelingJobConfigError):
+    """A pricing override (the ``gt_provider_pricing`` Variable, the operator's ``pricing``
+    argument, a pricing file) has an unknown key or a value out of range; the message names
+    where it came from and the key. Raised before any job is created."""
+
+
+class LabelingBudgetExceededError(InvalidLabelingJobConfigError):
+    """A labeling job's estimate is above its ``max_cost_usd``; raised before the job is
+    created, so nothing is paid. The message names both figures and what they assume."""
+
+
 class LabelingJobFailedError(GroundTruthProviderError):
     """A labeling job ended in Failed (or Stopped, when that is not allowed)."""
 
