@@ -88,6 +88,48 @@ def parse_override(text: str, origin: str) -> dict[str, Any]:
     return override
 
 
+def layered_pricing(
+    variable: str | None, argument: Mapping[str, Any] | str | os.PathLike[str] | None, *, variable_name: str
+) -> tuple[dict[str, Any], list[str]]:
+    """The pricing file, a Variable's JSON over it, an argument over that; and the layers used, for the log.
+
+    ``argument`` is a mapping, the path of a JSON / YAML file, or JSON text (what a
+    template renders when the DAG does not render native objects).
+    """
+    layers = [PRICING_FILE.name]
+    pricing = load_pricing()
+    if variable is not None and str(variable).strip():
+        origin = f"Variable {variable_name}"
+        pricing = merge_pricing(pricing, parse_override(str(variable), origin), origin=origin)
+        layers.append(origin)
+    if argument is not None:
+        if isinstance(argument, str) and argument.lstrip().startswith("{"):
+            argument = parse_override(argument, "the pricing argument")
+        pricing = merge_pricing(pricing, argument, origin=None if isinstance(argument, str) else "the pricing argument")
+        layers.append("the pricing argument")
+    return pricing, layers
+
+
+def check_budget_arguments(max_cost_usd: object, objects_labeled_this_month: object) -> None:
+    """Refuse a budget or a month's volume that is not a number (say, a template rendered as text)."""
+    if max_cost_usd is not None and (
+        isinstance(max_cost_usd, bool) or not isinstance(max_cost_usd, int | float) or max_cost_usd < 0
+    ):
+        hint = " (templates render text: give the DAG render_template_as_native_obj=True)"
+        raise InvalidPricingError(
+            f"max_cost_usd must be a number of US dollars >= 0, or None, got {max_cost_usd!r}"
+            + (hint if isinstance(max_cost_usd, str) else "")
+        )
+    if (
+        isinstance(objects_labeled_this_month, bool)
+        or not isinstance(objects_labeled_this_month, int)
+        or objects_labeled_this_month < 0
+    ):
+        raise InvalidPricingError(
+            f"objects_labeled_this_month must be an integer >= 0, got {objects_labeled_this_month!r}"
+        )
+
+
 @lru_cache(maxsize=1)
 def _shipped_pricing() -> dict[str, Any]:
     document = json.loads(PRICING_FILE.read_text(encoding="utf-8"))

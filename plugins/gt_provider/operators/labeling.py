@@ -12,6 +12,7 @@ from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 from airflow.providers.common.compat.sdk import conf
 
+from gt_provider import pricing as costs
 from gt_provider.backends import (
     ACTIONS_IF_JOB_EXISTS,
     BACKENDS,
@@ -21,7 +22,11 @@ from gt_provider.backends import (
     check_final_state,
     wait_by_polling,
 )
-from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobFailedError
+from gt_provider.exceptions import (
+    InvalidLabelingJobConfigError,
+    LabelingBudgetExceededError,
+    LabelingJobFailedError,
+)
 from gt_provider.hooks.ground_truth import GroundTruthHook
 from gt_provider.job_records import JOB_RECORD_KEY, JobRecord
 from gt_provider.labeling_request import JOB_ARGUMENTS, LabelingJobSpec, default_job_name
@@ -35,7 +40,18 @@ if TYPE_CHECKING:
 
 #: Spec field -> operator attribute, where they differ (BaseOperator.task_type is Airflow's own).
 _ATTRIBUTES = {"task_type": "ground_truth_task_type"}
-_OPERATOR_ONLY_TEMPLATED = ("audit_of", "waiter_delay", "waiter_max_attempts", "backend", "label_studio_conn_id")
+_OPERATOR_ONLY_TEMPLATED = (
+    "audit_of",
+    "waiter_delay",
+    "waiter_max_attempts",
+    "backend",
+    "label_studio_conn_id",
+    "max_cost_usd",
+    "pricing",
+    "objects_labeled_this_month",
+)
+#: The Airflow Variable (JSON) whose pricing overrides the pricing file for every labeling task.
+PRICING_VARIABLE = "gt_provider_pricing"
 
 
 def _attribute(name: str) -> str:
@@ -232,11 +248,42 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         local one the ``aws`` connection points at) or ``"label_studio"`` (a project on the
         ``label_studio_conn_id`` server; images, manifests and output stay in S3). (templated)
     :param label_studio_conn_id: The ``labelstudio`` connection (default ``label_studio_default``). (templated)
+    :param max_cost_usd: Refuse to create the job when its estimate's high figure is above this
+        many US dollars (default None: no limit, the estimate is only logged). The high figure
+        is what the job costs if people label every object -- plus, with ``auto_labeling``,
+        the training and inference instances, since the model may end up labeling nothing:
+        the best case is a hope, the ceiling is what a budget must hold. Re-attaching to a job
+        an earlier try created (``action_if_job_exists="reattach"``) is never refused: it is paid
+        for already; only creating a job is.
+        (templated)
+    :param pricing: Overrides of the pricing file ``gt_provider/data/ground_truth_pricing.json``
+        (a mapping deep-merged over it, or the path of a JSON / YAML file), applied over the
+        ``gt_provider_pricing`` Variable (JSON), e.g. ``{{"private_workforce": {{"usd_per_hour": 35}}}}``.
+        An unknown key or a negative price fails the task before anything is created. (templated)
+    :param objects_labeled_this_month: Objects the account has labeled this month already
+        (default 0), for Ground Truth's volume tiers: 0 prices the job at the first, dearest
+        tier. (templated)
     :param aws_conn_id: The Airflow connection used for AWS credentials (default ``aws_default``).
     :param region_name: AWS region; default: the connection's.
 
+    ``max_cost_usd``, ``pricing`` and ``objects_labeled_this_month`` are the operator's own
+    arguments, not LabelingJobSpec fields: they are not part of the CreateLabelingJob request
+    (so they do not decide whether a retry may re-attach) and no backend sees them.
+
+    Before anything is created the operator counts the input manifest's objects and logs
+    the estimate in one line (objects x workers, the range with and without automated
+    labeling, the pricing's date). Once the job has ended it prices it from its final
+    ``LabelCounters`` and the workers' ``timeSpentInSeconds`` in its worker responses, and
+    logs what it cost and what automated labeling saved.
+
     :return: ``{{"job_name", "labeling_job_arn", "status", "task_type", "label_attribute_name",
-        "input_manifest_uri", "output_path", "output_manifest_uri", "label_counters"}}``
+        "input_manifest_uri", "output_path", "output_manifest_uri", "label_counters", "cost"}}``;
+        ``cost`` is ``{{"currency": "USD", "estimate_usd": {{... "low_usd", "high_usd",
+        "without_automation_usd", "service_fee_usd", "people_usd", "automation_usd" ...}},
+        "actual_usd", "all_human_usd", "saved_usd", "worker_seconds", "actual_breakdown_usd":
+        {{"service_fee", "people", "automation"}}, "pricing_source", "pricing_as_of"}}`` (the actual
+        figures None until the job has ended). Prices are quoted in public material and
+        unverified here: an estimate, not a bill.
     """
 
     aws_hook_class = GroundTruthHook
@@ -245,6 +292,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
     )
     template_fields_renderers: ClassVar[dict[str, str]] = {
         "audit_of": "json",
+        "pricing": "json",
         **{argument.name: argument.metadata["renderer"] for argument in JOB_ARGUMENTS if argument.metadata["renderer"]},
     }
     operator_extra_links = (GroundTruthLabelingJobLink(), LabelStudioProjectLink())
@@ -264,6 +312,9 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         allow_stopped: bool = False,
         backend: str = "ground_truth",
         label_studio_conn_id: str = "label_studio_default",
+        max_cost_usd: float | None = None,
+        pricing: Mapping[str, Any] | str | None = None,
+        objects_labeled_this_month: int = 0,
         **kwargs: Any,
     ) -> None:
         job_arguments = {argument.name: kwargs.pop(argument.name, None) for argument in JOB_ARGUMENTS}
@@ -286,6 +337,9 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         self.allow_stopped = allow_stopped
         self.backend = backend
         self.label_studio_conn_id = label_studio_conn_id
+        self.max_cost_usd = max_cost_usd
+        self.pricing = pricing
+        self.objects_labeled_this_month = objects_labeled_this_month
         self._started_job_name: str | None = None
 
     def build_spec(self, context: Context) -> LabelingJobSpec:
@@ -305,21 +359,36 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
 
     def execute(self, context: Context) -> dict[str, Any]:
         backend = self.labeling_backend
-        attached = backend.create_or_attach(self.build_spec(context), if_exists=self.action_if_job_exists)
+        spec = self.build_spec(context)
+        pricing = self._pricing()
+        estimate = self._estimate(spec, pricing)
+        self._check_budget(backend, spec, estimate)
+        attached = backend.create_or_attach(spec, if_exists=self.action_if_job_exists)
         spec = attached.spec
         self._started_job_name = spec.job_name
         self._persist_link(context, backend, attached.state)
         self._persist_job_record(context, attached.state)
         delay, attempts = int(self.waiter_delay), int(self.waiter_max_attempts)
+        estimated = estimate.as_dict() if estimate is not None else None
         if self.deferrable:
-            self.defer(trigger=self._trigger(spec.job_name, delay, attempts), method_name="execute_complete")
+            self.defer(
+                trigger=self._trigger(spec.job_name, delay, attempts),
+                method_name="execute_complete",
+                kwargs={"estimate": estimated},
+            )
         if not self.wait_for_completion:
-            return remember(self, self.result(spec, attached.state))
+            return remember(self, self.result(spec, attached.state, cost=costs.cost_report(pricing, estimated, None)))
         state = self._wait(backend, spec.job_name, delay, attempts, self.allow_stopped)
-        return remember(self, self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri))
+        return remember(self, self._ended(backend, spec, state, pricing, estimated))
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Resume after the trigger fired; may run on another worker, so only the event is trusted."""
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None, estimate: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """Resume after the trigger fired; may run on another worker, so only the event is trusted.
+
+        ``estimate`` is the one ``execute`` logged before creating the job (passed along with
+        the deferral); the job's actual cost is computed here, from its final counters.
+        """
         event = validate_execute_complete_event(event)
         spec = self.build_spec(context)
         job_name = event.get("job_name")
@@ -336,7 +405,122 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         self._started_job_name = spec.job_name
         backend = self.labeling_backend
         state = check_final_state(backend.describe(spec.job_name), self.log, allow_stopped=self.allow_stopped)
-        return remember(self, self.result(spec, state, backend.collect(spec.job_name).output_manifest_uri))
+        pricing = self._pricing(log=False)
+        if estimate is None:  # deferred by a version that passed no estimate: make it again
+            made = self._estimate(spec, pricing)
+            estimate = made.as_dict() if made is not None else None
+        return remember(self, self._ended(backend, spec, state, pricing, estimate))
+
+    # ------------------------------------------------------------------- cost
+    def _pricing(self, *, log: bool = True) -> dict[str, Any]:
+        """The pricing file, then the ``gt_provider_pricing`` Variable, then the ``pricing`` argument."""
+        from airflow.sdk import Variable
+
+        costs.check_budget_arguments(self.max_cost_usd, self.objects_labeled_this_month)
+        variable = Variable.get(PRICING_VARIABLE, default=None)
+        pricing, layers = costs.layered_pricing(variable, self.pricing, variable_name=PRICING_VARIABLE)
+        if log:
+            self.log.info(
+                "Pricing: %s, as of %s (%s; figures quoted in public material, unverified)",
+                " + ".join(layers),
+                pricing["as_of"],
+                pricing["source"],
+            )
+        return pricing
+
+    def _estimate(self, spec: LabelingJobSpec, pricing: Mapping[str, Any]) -> costs.CostEstimate | None:
+        """The job's estimate from its input's object count, logged; None when the input cannot be counted."""
+        try:
+            objects = self.hook.count_manifest_objects(spec.input_manifest_uri)
+        except Exception as error:  # no such object, access denied: the backend names it if it needs the input
+            if self.max_cost_usd is not None:
+                raise InvalidLabelingJobConfigError(
+                    f"max_cost_usd cannot be checked: the objects of input manifest {spec.input_manifest_uri} "
+                    f"cannot be counted ({error})"
+                ) from error
+            self.log.warning(
+                "No cost estimate for %s: cannot count %s (%s)", spec.job_name, spec.input_manifest_uri, error
+            )
+            return None
+        estimate = costs.estimate(
+            pricing,
+            objects=objects,
+            workers_per_object=spec.workers_per_object,
+            workteam_arn=spec.workteam_arn,
+            task_type=spec.task_type,
+            backend=self.backend,
+            auto_labeling=spec.auto_labeling,
+            objects_labeled_this_month=self.objects_labeled_this_month,
+            stopping_conditions=spec.stopping_conditions,
+        )
+        self.log.info("Labeling job %s estimate: %s", spec.job_name, estimate.summary())
+        return estimate
+
+    def _check_budget(
+        self, backend: LabelingBackend, spec: LabelingJobSpec, estimate: costs.CostEstimate | None
+    ) -> None:
+        """Refuse to create a job whose estimate's high figure is above ``max_cost_usd``; never refuse a re-attach."""
+        limit = self.max_cost_usd
+        if limit is None or estimate is None or estimate.high_usd <= limit:
+            return
+        if self.action_if_job_exists == "reattach" and self._job_exists(backend, spec.job_name):
+            self.log.warning(
+                "Labeling job %s could cost up to $%.2f, above max_cost_usd=$%.2f, but a job of that name exists "
+                "already (an earlier try created it: it is paid for): re-attaching to it, if it was created from "
+                "the same request, rather than refusing",
+                spec.job_name,
+                estimate.high_usd,
+                limit,
+            )
+            return
+        raise LabelingBudgetExceededError(
+            f"Labeling job {spec.job_name} was not created: it could cost up to ${estimate.high_usd:,.2f}, above "
+            f"max_cost_usd=${limit:,.2f} ({estimate.summary()}; pricing as of {estimate.pricing_as_of}). Raise "
+            "max_cost_usd, label fewer objects or with fewer workers per object, or correct the pricing "
+            f"(the {PRICING_VARIABLE} Variable or the pricing argument)."
+        )
+
+    def _job_exists(self, backend: LabelingBackend, job_name: str) -> bool:
+        if self.backend == "ground_truth":
+            return self.hook.find_labeling_job(job_name) is not None
+        return backend.describe(job_name).job_arn is not None  # Label Studio: a missing project has no URL
+
+    def _ended(
+        self,
+        backend: LabelingBackend,
+        spec: LabelingJobSpec,
+        state: LabelingJobState,
+        pricing: Mapping[str, Any],
+        estimate: Mapping[str, Any] | None,
+    ) -> dict[str, Any]:
+        """The result of an ended job: its output manifest, and what it cost (logged)."""
+        output = backend.collect(spec.job_name)
+        cost = None
+        try:
+            worker = self._worker_time(output.worker_responses_uri)
+        except Exception as error:  # the job is done and paid for: a cost we cannot read must not fail it
+            self.log.warning("No actual cost for %s: its worker responses cannot be read (%s)", spec.job_name, error)
+        else:
+            cost = costs.actual(
+                pricing,
+                counters=state.counters,
+                worker_seconds=worker.seconds,
+                worker_answers=worker.answers,
+                workers_per_object=spec.workers_per_object,
+                workteam_arn=spec.workteam_arn,
+                task_type=spec.task_type,
+                backend=self.backend,
+                auto_labeling=spec.auto_labeling,
+                objects_labeled_this_month=self.objects_labeled_this_month,
+            )
+            self.log.info("Labeling job %s (%s): %s", spec.job_name, state.progress, cost.summary())
+        return self.result(spec, state, output.output_manifest_uri, cost=costs.cost_report(pricing, estimate, cost))
+
+    def _worker_time(self, worker_responses_uri: str) -> costs.WorkerTime:
+        from gt_provider.datasets.workers.responses import WORKER_RESPONSE_FOLDER, read_worker_responses
+
+        job_output = worker_responses_uri.rstrip("/").removesuffix(WORKER_RESPONSE_FOLDER.rstrip("/"))
+        return costs.worker_time(read_worker_responses(job_output, s3_client=self.hook.s3_hook.get_conn()))
 
     def on_kill(self) -> None:
         """Stop the job this task started or re-attached to, so a killed task stops the bill."""
@@ -360,7 +544,11 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
 
     @staticmethod
     def result(
-        spec: LabelingJobSpec, state: LabelingJobState, output_manifest_uri: str | None = None
+        spec: LabelingJobSpec,
+        state: LabelingJobState,
+        output_manifest_uri: str | None = None,
+        *,
+        cost: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The small dict this operator returns (and pushes to XCom); the output manifest once collected."""
         return {
@@ -373,6 +561,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
             "output_path": spec.output_path,
             "output_manifest_uri": output_manifest_uri or state.output_manifest_uri or spec.output_manifest_uri,
             "label_counters": dict(state.counters),
+            "cost": dict(cost) if cost is not None else None,
         }
 
 
