@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from gt_provider.local.annotations import JobSpec, Simulation
+    from gt_provider.local.annotations import Consolidated, JobSpec, Simulation
     from gt_provider.local.workforce import Answer, ObjectOutcome
 
 #: Objects per consolidation response file.
@@ -73,6 +73,15 @@ class OutputJob:
         return f"{self.output_prefix}/manifests/output/output.manifest"
 
 
+@dataclass(frozen=True)
+class MachineLabeled:
+    """An object a model labeled (automated data labeling): its label and when."""
+
+    index: int
+    result: Consolidated
+    labeled_at: datetime
+
+
 def write_layout(
     job: OutputJob,
     outcomes: Sequence[ObjectOutcome],
@@ -80,44 +89,56 @@ def write_layout(
     put: Put,
     *,
     started: datetime,
+    machine: Sequence[MachineLabeled] = (),
+    iteration_of: Callable[[int], int] = lambda index: 1,
 ) -> int:
     """Consolidate ``outcomes`` and write all of the job's output files; returns the lines written.
 
     ``labeled_at(outcome)`` is when the object's last worker submitted; ``started`` names
-    the consolidation response files.
+    the consolidation response files. ``machine`` are the objects a model labeled
+    (``human-annotated: "no"``, no worker responses); ``iteration_of(index)`` is the
+    automated-labeling iteration in which humans labeled an object (its
+    ``iteration-N`` folder).
     """
     consolidated = job.simulation.consolidate([outcome for outcome in outcomes if not outcome.failure_reason], job.spec)
     attribute = job.label_attribute_name
     manifest_lines, consolidation = [], []
-    for outcome in outcomes:
-        moment = labeled_at(outcome)
+    entries: list[ObjectOutcome | MachineLabeled] = sorted([*outcomes, *machine], key=lambda entry: entry.index)
+    for entry in entries:
         metadata: dict[str, Any] = {}
-        line = dict(job.lines[outcome.index])
-        if outcome.failure_reason:
-            metadata["failure-reason"] = outcome.failure_reason
+        line = dict(job.lines[entry.index])
+        human = "yes"
+        if isinstance(entry, MachineLabeled):
+            moment, human = entry.labeled_at, "no"
+            line[attribute] = entry.result.value
+            metadata.update(entry.result.metadata)
+        elif entry.failure_reason:
+            moment = labeled_at(entry)
+            metadata["failure-reason"] = entry.failure_reason
         else:
-            result = consolidated[outcome.index]
+            moment = labeled_at(entry)
+            result = consolidated[entry.index]
             line[attribute] = result.value
             if result.artifact is not None:
-                uri = f"{job.output_prefix}/annotations/consolidated-annotation/output/{outcome.index}/{result.artifact.name}"
+                uri = f"{job.output_prefix}/annotations/consolidated-annotation/output/{entry.index}/{result.artifact.name}"
                 put(uri, result.artifact.body)
                 line[attribute] = uri
             metadata.update(result.metadata)
-            _write_worker_response(job, outcome, moment, put)
+            _write_worker_response(job, entry, moment, put, iteration_of(entry.index))
         metadata.update(
             {
                 "type": job.output_type,
                 "job-name": f"labeling-job/{job.name}",
-                "human-annotated": "yes",
+                "human-annotated": human,
                 "creation-date": moment.replace(tzinfo=None).isoformat(timespec="microseconds"),
             }
         )
         line[f"{attribute}-metadata"] = metadata
         manifest_lines.append(json.dumps(line, separators=(",", ":"), ensure_ascii=False))
-        if not outcome.failure_reason:
+        if human == "yes" and "failure-reason" not in metadata:
             consolidation.append(
                 {
-                    "datasetObjectId": str(outcome.index),
+                    "datasetObjectId": str(entry.index),
                     "consolidatedAnnotation": {
                         "content": {attribute: line[attribute], f"{attribute}-metadata": metadata}
                     },
@@ -133,12 +154,14 @@ def write_layout(
     return len(manifest_lines)
 
 
-def _write_worker_response(job: OutputJob, outcome: ObjectOutcome, labeled_at: datetime, put: Put) -> None:
+def _write_worker_response(
+    job: OutputJob, outcome: ObjectOutcome, labeled_at: datetime, put: Put, iteration: int
+) -> None:
     """One object's worker responses."""
     answers = [_worker_answer(job, outcome, answer, labeled_at) for answer in outcome.answers]
     stamp = labeled_at.strftime("%Y-%m-%d_%H:%M:%S")
     put(
-        f"{job.output_prefix}/annotations/worker-response/iteration-1/{outcome.index}/{stamp}.json",
+        f"{job.output_prefix}/annotations/worker-response/iteration-{iteration}/{outcome.index}/{stamp}.json",
         json.dumps({"answers": answers}).encode(),
     )
 

@@ -18,8 +18,10 @@ fail and draws every answer when the job is created.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,10 +32,22 @@ from gt_provider.local import settings as local_settings
 # Imported by name: ``from gt_provider.local import annotations`` would find the package's
 # ``from __future__ import annotations`` feature object instead of the submodule.
 from gt_provider.local.annotations import SIMULATIONS, JobSpec, ObjectSource, ReferenceFormatError, Simulation
+from gt_provider.local.automation import (
+    IMAGE_SIZE,
+    MODELED_ALGORITHMS,
+    ActiveLearningModel,
+    LabelingPlan,
+    LoopInputs,
+    MachineLabel,
+    automated_plan,
+    human_plan,
+)
+from gt_provider.local.events import JobEvents
 from gt_provider.local.exceptions import ResourceInUse, ResourceNotFound, ValidationException, constraint_error
 from gt_provider.local.listing import Workteam, paginate, sorted_by
 from gt_provider.local.output import write_output
 from gt_provider.local.s3 import S3Store
+from gt_provider.local.training import LOCAL_IMAGE_REPOSITORY, read_model_archive
 from gt_provider.local.validation import (
     CreateLabelingJobChecks,
     LabelConfig,
@@ -42,7 +56,7 @@ from gt_provider.local.validation import (
     check_range,
 )
 from gt_provider.local.workforce import ObjectOutcome, PreparedObject, simulate_answers, worker_pool
-from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES
+from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES, format_progress
 
 TERMINAL = SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
 
@@ -61,6 +75,8 @@ class LabelingTimeline:
     objects_per_second: float
     stopping_seconds: float
     n_objects: int
+    #: The plan ends on a stopping condition: once its objects are labeled the job stops.
+    stops_early: bool = False
 
     def at(self, elapsed: float, stopped_at: float | None = None) -> tuple[str, int]:
         def labeled(t: float) -> int:
@@ -70,6 +86,11 @@ class LabelingTimeline:
                 return self.n_objects
             return min(self.n_objects, int((t - self.initializing_seconds) * self.objects_per_second))
 
+        if self.stops_early:
+            end = self.initializing_seconds + self.n_objects / self.objects_per_second
+            if (stopped_at is None or stopped_at > end) and elapsed >= end:
+                finished = elapsed >= end + self.stopping_seconds
+                return ("Stopped" if finished else "Stopping"), self.n_objects
         if stopped_at is not None:
             done = labeled(stopped_at)
             if done < self.n_objects:
@@ -97,6 +118,12 @@ class LabelingJob:
     #: Set when the input is unusable: the job fails once initialization is over.
     failure_reason: str | None = None
     outcomes: list[ObjectOutcome] = field(default_factory=list)
+    #: Who labels what, in which order (see ``automation``); the timeline plays it out.
+    plan: LabelingPlan = field(default_factory=lambda: LabelingPlan(()))
+    order: list[tuple[int, MachineLabel | None]] = field(default_factory=list)
+    #: Iteration events already written to CloudWatch Logs.
+    events_sent: int = 0
+    final_model_arn: str | None = None
     stopped_at: float | None = None
     status: str = "Initializing"
     labeled: int = 0
@@ -159,17 +186,24 @@ class LabelingJob:
             "NumberOfHumanWorkersPerDataObject": self.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"],
         }
 
-    def counters(self) -> dict[str, int]:
-        processed = self.outcomes[: self.labeled]
-        failed = sum(1 for outcome in processed if outcome.failure_reason)
-        human = len(processed) - failed
+    def counters(self, labeled: int | None = None) -> dict[str, int]:
+        """LabelCounters after the first ``labeled`` objects of the plan (default: so far)."""
+        processed = self.order[: self.labeled if labeled is None else labeled]
+        machine = sum(1 for _, label in processed if label is not None)
+        failed = sum(1 for index, label in processed if label is None and self.outcomes[index].failure_reason)
+        human = len(processed) - machine - failed
         return {
-            "TotalLabeled": human,
+            "TotalLabeled": human + machine,
             "HumanLabeled": human,
-            "MachineLabeled": 0,
+            "MachineLabeled": machine,
             "FailedNonRetryableError": failed,
             "Unlabeled": len(self.lines) - len(processed),
         }
+
+    @property
+    def iterations_done(self) -> int:
+        """Iterations of the plan whose every object is labeled."""
+        return sum(1 for end in self.plan.iteration_ends() if end <= self.labeled)
 
     def summary(self) -> dict[str, Any]:
         summary = {
@@ -190,6 +224,8 @@ class LabelingJob:
             summary["FailureReason"] = self.failure_reason
         if self.output_written:
             summary["LabelingJobOutput"] = {"OutputDatasetS3Uri": self.output_manifest_uri}
+            if self.final_model_arn:
+                summary["LabelingJobOutput"]["FinalActiveLearningModelArn"] = self.final_model_arn
         return {key: value for key, value in summary.items() if value is not None}
 
     def describe(self) -> dict[str, Any]:
@@ -207,13 +243,16 @@ class LabelingJob:
 class GroundTruthBackend:
     """Workteams and labeling jobs of one account and region."""
 
-    def __init__(self, account_id: str, region: str) -> None:
+    def __init__(self, account_id: str, region: str, sagemaker: Any = None) -> None:
         self.account_id = account_id
         self.region = region
         self.workteams: dict[str, Workteam] = {}
         self.jobs: dict[str, LabelingJob] = {}
         self._lock = threading.RLock()
         self._s3 = S3Store(account_id)
+        self._events = JobEvents(account_id, region)
+        #: moto's SageMaker backend: where the final active-learning models are registered.
+        self._sagemaker = sagemaker
 
     # ---------------------------------------------------------------- workteams
     def create_workteam(self, request: dict[str, Any]) -> Workteam:
@@ -264,6 +303,17 @@ class GroundTruthBackend:
                 )
             job = self._validated_job(request)
             self.jobs[name.lower()] = job
+            automated = "LabelingJobAlgorithmsConfig" in request and request["LabelingJobAlgorithmsConfig"]
+            self._events.put(
+                job.name,
+                "LabelingJobCreated",
+                f"Labeling job {job.name} created: {len(job.lines)} objects, "
+                f"{request['HumanTaskConfig']['NumberOfHumanWorkersPerDataObject']} workers per object, "
+                + ("automated data labeling on." if automated else "automated data labeling off.")
+                + (f" {job.plan.note}." if job.plan.note else ""),
+                objects=len(job.lines),
+                automated_labeling=bool(automated),
+            )
             return job
 
     def describe_labeling_job(self, name: str) -> LabelingJob:
@@ -358,14 +408,83 @@ class GroundTruthBackend:
             status, labeled = "Failed", 0
         if (status, labeled) != (job.status, job.labeled):
             job.status, job.labeled, job.last_modified = status, labeled, _now()
+        self._send_iteration_events(job)
         if status in ("Completed", "Stopped") and not job.output_written:
-            write_output(job, self._s3)
+            model = write_output(job, self._s3)
+            if model is not None:
+                job.final_model_arn = self._register_model(job, model)
             job.output_written = True
+        if status in TERMINAL:
+            self._send_end_event(job)
+
+    def _send_iteration_events(self, job: LabelingJob) -> None:
+        ends = job.plan.iteration_ends()
+        while job.events_sent < job.iterations_done:
+            iteration = job.plan.iterations[job.events_sent]
+            counters = job.counters(ends[job.events_sent])
+            self._events.put(
+                job.name,
+                "IterationCompleted",
+                iteration.event((counters["HumanLabeled"], counters["MachineLabeled"], counters["Unlabeled"])),
+                iteration=iteration.number,
+                human=len(iteration.human),
+                machine=len(iteration.machine),
+                threshold=iteration.threshold,
+                validation_accuracy=iteration.validation_accuracy,
+                label_counters=counters,
+            )
+            job.events_sent += 1
+
+    def _send_end_event(self, job: LabelingJob) -> None:
+        counters = job.counters()
+        progress = format_progress(counters)
+        if job.status == "Failed":
+            self._events.put(job.name, "LabelingJobFailed", f"Labeling job {job.name} failed: {job.failure_reason}")
+        elif job.status == "Stopped":
+            why = (
+                f"stopping condition {job.plan.stopped_by} "
+                f"({job.request['StoppingConditions'][job.plan.stopped_by]}) reached"
+                if job.plan.stopped_by and job.stopped_at is None
+                else "StopLabelingJob was called"
+            )
+            self._events.put(
+                job.name,
+                "LabelingJobStopped",
+                f"Labeling job {job.name} stopped: {why}; {progress}.",
+                label_counters=counters,
+            )
+        else:
+            self._events.put(
+                job.name,
+                "LabelingJobCompleted",
+                f"Labeling job {job.name} completed: {progress}.",
+                label_counters=counters,
+                final_model_arn=job.final_model_arn,
+            )
+
+    def _register_model(self, job: LabelingJob, artifact_uri: str) -> str | None:
+        """The final active-learning model as a SageMaker model of the local AWS; its ARN."""
+        if self._sagemaker is None:
+            return None
+        name = f"{job.name[:50]}-final-model"
+        model = self._sagemaker.create_model(
+            model_name=name,
+            execution_role_arn=job.request["RoleArn"],
+            primary_container={
+                "Image": f"{LOCAL_IMAGE_REPOSITORY}/{job.task_type.auto_labeling_algorithm}:latest",  # type: ignore[union-attr]
+                "ModelDataUrl": artifact_uri,
+            },
+            vpc_config=None,
+            containers=None,
+            tags=[{"Key": "gt-provider:labeling-job", "Value": job.name}],
+        )
+        return model.arn
 
     # --------------------------------------------------------------- validation
     def _validated_job(self, request: dict[str, Any]) -> LabelingJob:
         checks = CreateLabelingJobChecks(self.region, self._s3, self.workteams)
         task_type, label_config, lines, line_numbers, failure = checks.check(request)
+        initial = self._initial_model(request, task_type)
         config = local_settings.current()
         job = LabelingJob(
             request=request,
@@ -387,7 +506,95 @@ class GroundTruthBackend:
         )
         if failure is None:
             job.outcomes = self._simulate(job, config)
+            job.plan = self._plan(job, initial)
+            job.order = job.plan.order()
+            job.timeline = dataclasses.replace(
+                job.timeline, n_objects=len(job.order), stops_early=job.plan.stopped_by is not None
+            )
         return job
+
+    # ---------------------------------------------------------------- the plan
+    def _plan(self, job: LabelingJob, initial: ActiveLearningModel | None) -> LabelingPlan:
+        """Who labels which object: humans in manifest order, or the automated-labeling loop."""
+        stopping = job.request.get("StoppingConditions")
+        failing = {outcome.index for outcome in job.outcomes if outcome.failure_reason}
+        algorithm = job.task_type.auto_labeling_algorithm if job.request.get("LabelingJobAlgorithmsConfig") else None  # type: ignore[union-attr]
+        if algorithm is None:
+            return human_plan(len(job.lines), stopping, failing)
+        if algorithm not in MODELED_ALGORITHMS:
+            return human_plan(
+                len(job.lines),
+                stopping,
+                failing,
+                note=f"the local Ground Truth has no {algorithm} model, so humans label every object",
+            )
+
+        simulation, spec = job.simulation, job.spec()
+
+        def human_labels(indices: Sequence[int]) -> dict[int, int]:
+            consolidated = simulation.consolidate([job.outcomes[index] for index in indices], spec)
+            return {index: int(result.value) for index, result in consolidated.items()}
+
+        return automated_plan(
+            LoopInputs(
+                algorithm=algorithm,
+                n_objects=len(job.lines),
+                failing=failing,
+                features=self._features(job, algorithm),
+                human_labels=human_labels,
+                classes=tuple(job.labels),
+                stopping=stopping,
+                seed=f"{local_settings.current().seed}/{job.name}/active-learning",
+                initial=initial,
+            )
+        )
+
+    def _features(self, job: LabelingJob, algorithm: str) -> dict[int, Any]:
+        """What the model reads of each object it can read: grey pixels, or the text."""
+        if algorithm == "text-classification":
+            return {index: str(line["source"]) for index, line in enumerate(job.lines) if "source" in line}
+        from gt_provider.local.training import image_vectors
+
+        features = {}
+        for index, line in enumerate(job.lines):
+            body = self._read_input(str(line.get("source-ref", "")))
+            if body is None:
+                continue
+            try:
+                features[index] = image_vectors([body], IMAGE_SIZE)[0]
+            except OSError:  # not an image Pillow reads: humans get it
+                continue
+        return features
+
+    def _initial_model(
+        self, request: dict[str, Any], task_type: task_types.TaskType | None
+    ) -> ActiveLearningModel | None:
+        """The model ``InitialActiveLearningModelArn`` names, refused as AWS would when unusable."""
+        arn = (request.get("LabelingJobAlgorithmsConfig") or {}).get("InitialActiveLearningModelArn")
+        if not arn:
+            return None
+        name = arn.rsplit("/", 1)[-1]
+        models = getattr(self._sagemaker, "_models", {})
+        if name not in models or models[name].arn != arn:
+            raise ValidationException(f"InitialActiveLearningModelArn: could not find model '{arn}'.")
+        uri = models[name].primary_container.get("ModelDataUrl", "")
+        body = self._read_input(uri) if uri else None
+        try:
+            model = read_model_archive(body) if body is not None else None
+        except (ValueError, OSError, EOFError):
+            model = None
+        if not isinstance(model, ActiveLearningModel):
+            raise ValidationException(
+                f"InitialActiveLearningModelArn '{arn}' is not the final model of an automated labeling job "
+                f"(its ModelDataUrl {uri or '(none)'} holds no active-learning model)."
+            )
+        expected = task_type.auto_labeling_algorithm if task_type else None
+        if model.algorithm != expected:
+            raise ValidationException(
+                f"InitialActiveLearningModelArn '{arn}' was trained by {model.algorithm}; "
+                f"this job's task type uses {expected}."
+            )
+        return model
 
     # ------------------------------------------------------------------ workers
     def _simulate(self, job: LabelingJob, config: local_settings.Settings) -> list[ObjectOutcome]:
@@ -434,6 +641,6 @@ def ground_truth_backend(sagemaker_backend: Any) -> GroundTruthBackend:
     with _backends_lock:
         backend = sagemaker_backend.__dict__.get("_gt_local")
         if backend is None:
-            backend = GroundTruthBackend(sagemaker_backend.account_id, sagemaker_backend.region_name)
+            backend = GroundTruthBackend(sagemaker_backend.account_id, sagemaker_backend.region_name, sagemaker_backend)
             sagemaker_backend.__dict__["_gt_local"] = backend
         return backend

@@ -80,21 +80,46 @@ def _channel_examples(s3: S3Store, channel: dict[str, Any]) -> list[tuple[Any, i
     return examples
 
 
-def _image_features(s3: S3Store, hyperparameters: dict[str, str]) -> Callable[[list[Any]], Any]:
+def image_vectors(bodies: list[bytes], size: int = 8) -> Any:
+    """Images as rows of ``size`` x ``size`` grey pixels in [0, 1]: the local image models' features."""
     import numpy as np
     from PIL import Image
 
+    rows = [
+        np.asarray(
+            Image.open(io.BytesIO(body)).convert("L").resize((size, size), Image.Resampling.BOX), dtype=np.float64
+        ).ravel()
+        / 255.0
+        for body in bodies
+    ]
+    return np.vstack(rows) if rows else np.zeros((0, size * size))
+
+
+def classifier(algorithm: str, c: float = 1.0) -> Any:
+    """An unfitted scikit-learn model: logistic regression on pixels, or on TF-IDF for text."""
+    from sklearn.linear_model import LogisticRegression
+
+    if algorithm == "image-classification":
+        return LogisticRegression(C=c, max_iter=2000)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_pipeline
+
+    return make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1), LogisticRegression(C=c, max_iter=2000))
+
+
+def _features(algorithm: str, s3: S3Store, hyperparameters: dict[str, str]) -> Callable[[list[Any]], Any]:
+    if algorithm != "image-classification":
+        return lambda texts: [str(text) for text in texts]
     size = int(hyperparameters.get("image_size", "8"))
 
     def features(refs: list[Any]) -> Any:
-        rows = []
+        bodies = []
         for ref in refs:
             body = s3.get(ref)
             if body is None:
                 raise ValueError(f"image {ref} does not exist")
-            image = Image.open(io.BytesIO(body)).convert("L").resize((size, size))
-            rows.append(np.asarray(image, dtype=np.float64).ravel() / 255.0)
-        return np.vstack(rows)
+            bodies.append(body)
+        return image_vectors(bodies, size)
 
     return features
 
@@ -102,20 +127,8 @@ def _image_features(s3: S3Store, hyperparameters: dict[str, str]) -> Callable[[l
 def _fit(
     algorithm: str, s3: S3Store, channels: dict[str, list[tuple[Any, int]]], hyperparameters: dict[str, str]
 ) -> tuple[Any, dict[str, float]]:
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    c = float(hyperparameters.get("C", "1.0"))
-    if algorithm == "image-classification":
-        features = _image_features(s3, hyperparameters)
-        model = LogisticRegression(C=c, max_iter=2000)
-    else:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        def features(texts: list[Any]) -> list[str]:
-            return [str(text) for text in texts]
-
-        model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), min_df=1), LogisticRegression(C=c, max_iter=2000))
+    features = _features(algorithm, s3, hyperparameters)
+    model = classifier(algorithm, float(hyperparameters.get("C", "1.0")))
     train_x = features([source for source, _ in channels["train"]])
     train_y = [label for _, label in channels["train"]]
     model.fit(train_x, train_y)
@@ -126,6 +139,26 @@ def _fit(
             model.score(features([source for source, _ in validation]), [label for _, label in validation])
         )
     return model, metrics
+
+
+def model_archive(model: Any, metrics: dict[str, Any]) -> bytes:
+    """``model.tar.gz`` as the local algorithms write it: ``model.pkl`` and ``metrics.json``."""
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as tar:
+        for name, payload in (("model.pkl", pickle.dumps(model)), ("metrics.json", json.dumps(metrics).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload))
+    return archive.getvalue()
+
+
+def read_model_archive(body: bytes) -> Any:
+    """The pickled model of a ``model.tar.gz`` that :func:`model_archive` wrote."""
+    with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
+        member = tar.extractfile("model.pkl")
+        if member is None:
+            raise ValueError("model.tar.gz has no model.pkl")
+        return pickle.loads(member.read())  # an artifact the local AWS wrote itself
 
 
 ALGORITHMS = ("image-classification", "text-classification")
@@ -165,16 +198,7 @@ def run_in_background(training_job: Any, algorithm: str, account_id: str) -> thr
                 channel["ChannelName"]: _channel_examples(s3, channel) for channel in training_job.input_data_config
             }
             model, metrics = _fit(algorithm, s3, channels, training_job.hyper_parameters or {})
-            archive = io.BytesIO()
-            with tarfile.open(fileobj=archive, mode="w:gz") as tar:
-                for name, payload in (
-                    ("model.pkl", pickle.dumps(model)),
-                    ("metrics.json", json.dumps(metrics).encode()),
-                ):
-                    info = tarfile.TarInfo(name)
-                    info.size = len(payload)
-                    tar.addfile(info, io.BytesIO(payload))
-            s3.put(training_job.model_artifacts["S3ModelArtifacts"], archive.getvalue())
+            s3.put(training_job.model_artifacts["S3ModelArtifacts"], model_archive(model, metrics))
             now = datetime.now(UTC)
             training_job.final_metric_data_list = [
                 {"MetricName": name, "Value": value, "Timestamp": now} for name, value in sorted(metrics.items())

@@ -100,15 +100,45 @@ class CreateLabelingJobChecks:
         except ValueError:
             raise ValidationException(f"OutputConfig.S3OutputPath '{output_path}' is not an s3:// URI") from None
         label_config = self._label_config(request.get("LabelCategoryConfigS3Uri"), task_type)
+        self._check_automated_labeling(request, task_type)
         lines, line_numbers = self._manifest_lines(request)
-        if request.get("LabelingJobAlgorithmsConfig") and not (task_type and task_type.auto_labeling_algorithm):
+        if (
+            request.get("LabelingJobAlgorithmsConfig")
+            and isinstance(lines, list)
+            and len(lines) < limits.MIN_AUTO_LABELING_OBJECTS
+        ):
+            raise ValidationException(
+                f"Automated data labeling requires at least {limits.MIN_AUTO_LABELING_OBJECTS} data objects; "
+                f"the input manifest has {len(lines)}. Label a smaller dataset without "
+                "LabelingJobAlgorithmsConfig."
+            )
+        failure = self._initialization_failure(request, task_type, label_config.labels, lines)
+        return CheckedRequest(task_type, label_config, lines, line_numbers, failure)
+
+    def _check_automated_labeling(self, request: dict[str, Any], task_type: task_types.TaskType | None) -> None:
+        """LabelingJobAlgorithmsConfig: a type that has it, not streaming, its own algorithm."""
+        algorithms = request.get("LabelingJobAlgorithmsConfig")
+        if not algorithms:
+            return
+        if not (task_type and task_type.auto_labeling_algorithm):
             raise ValidationException(
                 f"Automated data labeling is not supported for task type "
                 f"{task_type.name if task_type else 'Custom'}; it is supported for single-label image "
                 "and text classification, bounding box and semantic segmentation."
             )
-        failure = self._initialization_failure(request, task_type, label_config.labels, lines)
-        return CheckedRequest(task_type, label_config, lines, line_numbers, failure)
+        data_source = (request.get("InputConfig") or {}).get("DataSource") or {}
+        if "SnsDataSource" in data_source:
+            raise ValidationException(
+                "Automated data labeling is not supported for streaming labeling jobs "
+                "(InputConfig.DataSource.SnsDataSource); remove LabelingJobAlgorithmsConfig."
+            )
+        arn = algorithms.get("LabelingJobAlgorithmSpecificationArn") or ""
+        expected = task_type.auto_labeling_algorithm_arn(self.region)
+        if arn != expected:
+            raise ValidationException(
+                f"LabelingJobAlgorithmSpecificationArn '{arn}' is not the automated-labeling algorithm of "
+                f"{task_type.name} jobs in {self.region}; use '{expected}'."
+            )
 
     def _task_type(self, human: dict[str, Any]) -> task_types.TaskType | None:
         pre = human.get("PreHumanTaskLambdaArn")
@@ -284,11 +314,6 @@ class CreateLabelingJobChecks:
         limit = task_type.max_dataset_objects if task_type else 100_000
         if len(lines) > limit:
             return f"ClientError: The input manifest has {len(lines)} objects; the limit for this task type is {limit}."
-        if request.get("LabelingJobAlgorithmsConfig") and len(lines) < limits.MIN_AUTO_LABELING_OBJECTS:
-            return (
-                f"ClientError: Automated data labeling needs at least {limits.MIN_AUTO_LABELING_OBJECTS} "
-                f"objects; the input manifest has {len(lines)}."
-            )
         if task_type is None or task_type.name not in SIMULATIONS:
             return (
                 "ClientError: gt_provider.local labels the built-in task types only; this job's "
