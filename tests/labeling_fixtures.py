@@ -336,3 +336,52 @@ def put_task_inputs(aws: Any, task: str, n_objects: int = 4) -> dict[str, str]:
         "labels": aws.put_text("config/labels.json", json.dumps(label_config(task))),
         "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
     }
+
+
+# ------------------------------------------------------- automated data labeling
+
+
+def put_ticket_inputs(aws: Any, n_objects: int = 1300) -> dict[str, Any]:
+    """A TextMultiClass job's inputs on the sample support tickets (truth as reference); URIs and truth."""
+    from include.sample_text import TICKET_CLASSES, support_tickets
+
+    tickets = support_tickets(n_objects)
+    lines = [{"source": t.text, "gt-local-answer": t.classes[0]} for t in tickets]
+    return {
+        "manifest": aws.put_text("input/tickets.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
+        "labels": aws.put_text(
+            "config/ticket-labels.json",
+            json.dumps({"document-version": "2018-11-28", "labels": [{"label": c} for c in TICKET_CLASSES]}),
+        ),
+        "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
+        "truth": [t.classes[0] for t in tickets],
+    }
+
+
+def put_digit_inputs(aws: Any, n_objects: int = 1300) -> dict[str, Any]:
+    """An ImageMultiClass job's inputs on the sample digits (PNG in S3, truth as reference); URIs and truth."""
+    from include.sample_data import DIGIT_NAMES, digit_images
+
+    s3, lines = aws.client("s3"), []
+    for name, png, digit in digit_images(n_objects):
+        s3.put_object(Bucket=aws.bucket, Key=f"digits/{name}", Body=png)
+        lines.append({"source-ref": f"s3://{aws.bucket}/digits/{name}", "gt-local-answer": digit})
+    return {
+        "manifest": aws.put_text("input/digits.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
+        "labels": aws.put_text(
+            "config/digit-labels.json",
+            json.dumps({"document-version": "2018-11-28", "labels": [{"label": d} for d in DIGIT_NAMES]}),
+        ),
+        "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
+        "truth": [line["gt-local-answer"] for line in lines],
+    }
+
+
+def automated(request: dict[str, Any], task: str, initial_model_arn: str | None = None) -> dict[str, Any]:
+    """``request`` with automated data labeling on (and a warm start from ``initial_model_arn``)."""
+    config = {
+        "LabelingJobAlgorithmSpecificationArn": task_types.get_task_type(task).auto_labeling_algorithm_arn("us-east-1")
+    }
+    if initial_model_arn:
+        config["InitialActiveLearningModelArn"] = initial_model_arn
+    return {**request, "LabelingJobAlgorithmsConfig": config}

@@ -172,6 +172,11 @@ class LabelingJobSpec:
         renderer="json",
     )
     auto_labeling: bool = _argument(False, doc="Use automated data labeling (supported types only; >= 1,250 objects).")
+    initial_active_learning_model_arn: str | None = _argument(
+        None,
+        doc="Start automated labeling from this model (an earlier job's ``FinalActiveLearningModelArn``; "
+        "only with ``auto_labeling``).",
+    )
     kms_key_id: str | None = _argument(None, doc="KMS key for the output.", request=("OutputConfig", "KmsKeyId"))
     volume_kms_key_id: str | None = _argument(
         None, doc="KMS key for the automated-labeling instances' volumes (only with ``auto_labeling``)."
@@ -297,9 +302,20 @@ class LabelingJobSpec:
                 values = self.vpc_config.get(key)
                 if isinstance(values, str) or not isinstance(values, Sequence) or not low <= len(values) <= high:
                     raise InvalidLabelingJobConfigError(f"vpc_config[{key!r}] must be a list of {low} to {high} ids")
+        model = self.initial_active_learning_model_arn
+        if model is not None and not (isinstance(model, str) and _MODEL_ARN.match(model)):
+            raise InvalidLabelingJobConfigError(
+                "initial_active_learning_model_arn must be a SageMaker model ARN "
+                f"(arn:aws:sagemaker:<region>:<account>:model/<name>), got {model!r}"
+            )
         if not self.auto_labeling:
             # Ground Truth takes both only in LabelingJobAlgorithmsConfig.LabelingJobResourceConfig:
             # they configure the automated-labeling instances, and a human-only job has none.
+            if self.initial_active_learning_model_arn:
+                raise InvalidLabelingJobConfigError(
+                    "initial_active_learning_model_arn starts automated labeling from an earlier model; "
+                    "pass auto_labeling=True with it, or leave it out"
+                )
             given = [name for name in ("volume_kms_key_id", "vpc_config") if getattr(self, name)]
             if given:
                 raise InvalidLabelingJobConfigError(
@@ -404,6 +420,8 @@ class LabelingJobSpec:
             "LabelingJobAlgorithmSpecificationArn": self.auto_labeling_algorithm_arn
             or self.info.auto_labeling_algorithm_arn(region)
         }
+        if self.initial_active_learning_model_arn:
+            algorithms["InitialActiveLearningModelArn"] = self.initial_active_learning_model_arn
         resources: dict[str, Any] = {}
         if self.volume_kms_key_id:
             resources["VolumeKmsKeyId"] = self.volume_kms_key_id
@@ -413,6 +431,9 @@ class LabelingJobSpec:
             algorithms["LabelingJobResourceConfig"] = resources
         return algorithms
 
+
+#: A SageMaker model's ARN (``InitialActiveLearningModelArn``).
+_MODEL_ARN = re.compile(r"^arn:aws[a-z\-]*:sagemaker:[a-z0-9\-]+:\d{12}:model/[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 #: The fields of LabelingJobSpec that are arguments of the labeling operator (all but the
 #: ones the operator derives itself), in declaration order.
