@@ -9,7 +9,7 @@ import pytest
 from gt_provider import pricing
 from gt_provider.exceptions import InvalidLabelingJobConfigError, InvalidPricingError, LabelingBudgetExceededError
 from gt_provider.operators.labeling import PRICING_VARIABLE, GroundTruthLabelingJobOperator
-from tests.labeling_fixtures import put_classification_inputs
+from tests.labeling_fixtures import put_classification_inputs, put_ticket_inputs
 from tests.operators import test_labeling
 from tests.operators.test_labeling import _context, _operator
 
@@ -182,3 +182,28 @@ class TestActualCost:
         assert deferred.value.kwargs["estimate"]["objects"] == 9
         assert result["cost"]["estimate_usd"] == deferred.value.kwargs["estimate"]
         self._check_cost(aws, result)
+
+    def test_automated_job_reports_what_automation_saved(self, aws):
+        from include.sample_text import TICKET_CLASSES
+
+        tickets = put_ticket_inputs(aws, n_objects=1300)
+        result = _operator(
+            aws, tickets["manifest"], task_type="TextMultiClass", labels=list(TICKET_CLASSES), auto_labeling=True
+        ).execute(_context())
+
+        counters, cost = result["label_counters"], result["cost"]
+        assert counters["MachineLabeled"] > 0, counters
+        prices = pricing.load_pricing()
+        measured = _measured_worker_time(aws, result["job_name"])
+        people = measured.seconds / 3600 * prices["private_workforce"]["usd_per_hour"]
+        fee = pricing.service_fee(prices, counters["TotalLabeled"])  # machine labels pay the fee too
+        instances = 1300 * pricing.automation_usd_per_object(prices, "TextMultiClass")
+        assert cost["actual_breakdown_usd"]["automation"] == pytest.approx(instances, abs=1e-4)
+        assert cost["actual_usd"] == pytest.approx(fee + people + instances, abs=1e-3)
+        # All by people: the machine-labeled objects at this job's own cost per human-labeled object.
+        all_human = fee + people * counters["TotalLabeled"] / counters["HumanLabeled"]
+        assert cost["all_human_usd"] == pytest.approx(all_human, abs=1e-3)
+        assert cost["saved_usd"] == pytest.approx(all_human - cost["actual_usd"], abs=1e-3)
+        assert cost["saved_usd"] > 0
+        estimate = cost["estimate_usd"]
+        assert estimate["low_usd"] < estimate["high_usd"]
