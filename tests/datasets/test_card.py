@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import sys
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from gt_provider.datasets.build import DatasetSpec, build_dataset
 from gt_provider.datasets.card import (
     CHART_FILE,
     MAX_FAILED_SHARE,
@@ -24,6 +27,7 @@ from gt_provider.datasets.card import (
     write_card_files,
 )
 from gt_provider.datasets.errors import DatasetError
+from gt_provider.datasets.filters import ObjectFilter
 from gt_provider.datasets.records import Box, ClassLabel, Entity, LabeledObject, LabelKind
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -170,7 +174,67 @@ class TestDatasetStatistics:
         for human in (True, True, False):
             statistics.add("train", _obj("cat", human=human))
 
-        assert statistics.to_dict()["annotation"] == {"human": 2, "machine": 1}
+        annotation = statistics.to_dict()["annotation"]
+
+        assert (annotation["human"], annotation["machine"]) == (2, 1)
+        assert annotation["per_split"] == {"train": {"cat": {"human": 2, "machine": 1}}}
+        assert annotation["machine_confidence"]["count"] == 1  # the human objects' confidence is not in it
+
+    def test_human_only_annotation_is_two_counts(self):
+        statistics = DatasetStatistics(SPLITS)
+        for split in SPLITS:
+            statistics.add(split, _obj("cat", confidence=0.3))
+
+        assert statistics.to_dict()["annotation"] == {"human": 3, "machine": 0}
+
+    def test_machine_labels_per_split_and_class_and_their_confidence(self):
+        # (split, class, human, confidence in thousandths): the model labels cats and dogs, people label birds too.
+        objects = [
+            ("train", "cat", True, 900),
+            ("train", "cat", False, 715),
+            ("train", "cat", False, 290),
+            ("train", "dog", False, 980),
+            ("train", "bird", True, 500),
+            ("validation", "dog", False, 1000),
+            ("validation", "dog", True, 100),
+            ("test", "cat", False, 0),
+        ]
+        parts = [DatasetStatistics(SPLITS), DatasetStatistics(SPLITS)]  # merged: what a parallel build does
+        for number, (split, name, human, thousandths) in enumerate(objects):
+            parts[number % 2].add(split, _obj(name, human=human, confidence=thousandths / 1000))
+        parts[0].add("train", _obj("cat", human=False, confidence=None))  # counted, but has no confidence
+        parts[0].merge(parts[1])
+
+        annotation = parts[0].to_dict()["annotation"]
+
+        assert annotation["human"] == 3 and annotation["machine"] == 6
+        assert annotation["per_split"] == {
+            "train": {
+                "bird": {"human": 1, "machine": 0},
+                "cat": {"human": 1, "machine": 3},
+                "dog": {"human": 0, "machine": 1},
+            },
+            "validation": {"dog": {"human": 1, "machine": 1}},
+            "test": {"cat": {"human": 0, "machine": 1}},
+        }
+        confidence = annotation["machine_confidence"]
+        # Machine values, sorted: 0, 290, 715, 980, 1000 thousandths; the middle one is 715, in bin [0.71, 0.72).
+        assert confidence["count"] == 5
+        assert confidence["min"] == 0.0
+        assert confidence["median"] == 0.715
+        assert confidence["mean"] == pytest.approx((0 + 290 + 715 + 980 + 1000) / 5000)
+        per_split = confidence["per_split"]
+        # train: 290, 715, 980 -> middle 715; validation: 1000 -> bin [0.99, 1.0]; test: 0 -> bin [0, 0.01).
+        assert per_split["train"] == {"min": 0.29, "median": 0.715, "mean": pytest.approx(1.985 / 3), "count": 3}
+        assert per_split["validation"] == {"min": 1.0, "median": 0.995, "mean": 1.0, "count": 1}
+        assert per_split["test"] == {"min": 0.0, "median": 0.005, "mean": 0.0, "count": 1}
+
+    def test_machine_confidence_median_of_an_even_count_is_the_lower_middle(self):
+        statistics = DatasetStatistics(["train"])
+        for value in (0.2, 0.29, 0.8, 0.9):  # 0.29 * 100 rounds below 29: still bin [0.29, 0.30)
+            statistics.add("train", _obj("cat", human=False, confidence=value))
+
+        assert statistics.to_dict()["annotation"]["machine_confidence"]["median"] == 0.295
 
     def test_unknown_split_is_refused(self):
         statistics = DatasetStatistics(["train"])
@@ -277,6 +341,47 @@ class TestReadme:
         assert "- **augmented-manifest**" in readme
         assert "`jsonl/train.jsonl`" in readme
         assert "training_channels" in readme
+
+    def test_a_human_only_card_has_no_machine_labels_section(self):
+        readme = card_readme(_card())
+
+        assert "Machine (automated data labeling): 0 (0.0%)" in readme
+        assert "by people / by the model" not in readme
+        assert "Confidence of the machine labels" not in readme
+
+    def test_machine_labels_per_class_and_split_with_their_confidence(self):
+        statistics = DatasetStatistics(SPLITS)
+        for split in SPLITS:
+            for _ in range(12):
+                statistics.add(split, _obj("cat", human=False, confidence=0.8))
+                statistics.add(split, _obj("dog", confidence=0.93))
+        statistics.add("train", _obj("dog", human=False, confidence=0.6))
+        card = _card(**statistics.to_dict())
+
+        readme = card_readme(card)
+
+        assert "Objects per class and split, labeled by people / by the model:" in readme
+        assert "| class | train | validation | test | total |" in readme
+        assert "| cat | 0 / 12 | 0 / 12 | 0 / 12 | 0 / 36 |" in readme
+        assert "| dog | 12 / 1 | 12 / 0 | 12 / 0 | 36 / 1 |" in readme
+        assert "| split | machine labels | min | median | mean |" in readme
+        assert "| train | 13 | 0.600 | 0.805 | 0.785 |" in readme  # (12 x 0.8 + 0.6) / 13
+        assert "| validation | 12 | 0.800 | 0.805 | 0.800 |" in readme
+        assert "| **all** | 37 | 0.600 | 0.805 | 0.795 |" in readme  # (36 x 0.8 + 0.6) / 37
+
+    def test_many_classes_show_the_twenty_largest_then_others(self):
+        statistics = DatasetStatistics(["train"])
+        for number in range(25):
+            for _ in range(number + 1):  # class c24 is the largest
+                statistics.add("train", _obj(f"c{number:02d}", human=False))
+        card = _card(**statistics.to_dict(), label_map={})
+
+        readme = card_readme(card)
+        table = readme.split("by people / by the model:")[1].split("An object counts once")[0]
+
+        rows = [line for line in table.splitlines() if line.startswith("| c") and "class" not in line]
+        assert [row.split(" | ")[0] for row in rows] == [f"| c{number:02d}" for number in range(24, 4, -1)]
+        assert "| others (5 classes) | 0 / 15 | 0 / 15 |" in table  # c00..c04: 1 + 2 + 3 + 4 + 5
 
     def test_rare_class_in_a_split(self):
         card = _with(_card(), "counts.per_split_class.test", {"cat": 12, "dog": MIN_OBJECTS_PER_CLASS_AND_SPLIT - 1})
@@ -496,3 +601,121 @@ class TestPlots:
 
         result = plots.render({"counts": {"per_split_class": {"train": {"cat": 1}}}})
         assert result.images == {} and "matplotlib is not installed" in result.missing_reason
+
+
+# ------------------------------------------------------------------ a built dataset's card
+
+ATTRIBUTE = "animal"
+CLASS_IDS = {"cat": 0, "dog": 1, "bird": 2}
+
+
+def _output_line(number: int, name: str, human: bool, confidence: float) -> str:
+    """An image-classification output line as Ground Truth writes it; the model's labels say "human-annotated": "no"."""
+    return json.dumps(
+        {
+            "source-ref": f"s3://bucket/images/{number}.png",
+            ATTRIBUTE: str(CLASS_IDS[name]),
+            f"{ATTRIBUTE}-metadata": {
+                "class-name": name,
+                "confidence": confidence,
+                "type": "groundtruth/image-classification",
+                "job-name": "labeling-job/animals",
+                "human-annotated": "yes" if human else "no",
+                "creation-date": "2026-01-02T03:04:05.000000",
+            },
+        }
+    )
+
+
+def _mixed_manifest(path: Path, *, machine: bool = True) -> str:
+    """60 objects: people label every third one (and all birds); the model the others, at 0.700 to 0.999."""
+    lines = []
+    for number in range(60):
+        name = ("cat", "dog", "bird")[number % 3]
+        human = not machine or name == "bird" or number % 4 == 0
+        confidence = 0.0 if human else (700 + number * 5) / 1000  # one worker: Ground Truth writes 0.00
+        lines.append(_output_line(number, name, human, confidence))
+    path.write_text("".join(line + "\n" for line in lines))
+    return str(path)
+
+
+def _objects_per_split(version: Path, card: dict) -> dict[str, list[dict]]:
+    """split -> the metadata of its objects, read back from the version's augmented manifests."""
+    result: dict[str, list[dict]] = {}
+    for split, paths in card["files"]["augmented-manifest"].items():
+        for path in paths:
+            lines = (version / path).read_text().splitlines()
+            result.setdefault(split, []).extend(json.loads(line)[f"{ATTRIBUTE}-metadata"] for line in lines)
+    return result
+
+
+class TestBuiltCard:
+    def test_human_and_machine_labels_per_class_and_split_and_the_machine_confidence(self, tmp_path):
+        manifest = _mixed_manifest(tmp_path / "output.manifest")
+
+        built = build_dataset([manifest], str(tmp_path / "ds"), DatasetSpec(name="animals"))
+
+        version = tmp_path / "ds" / "v=1"
+        card = json.loads((version / "dataset.json").read_text())
+        assert card == built.card
+        # Expected figures, from the objects each split's manifest holds.
+        expected: dict[str, dict[str, dict[str, int]]] = {}
+        confidences: dict[str, list[int]] = {}  # thousandths
+        for split, objects in _objects_per_split(version, card).items():
+            for metadata in objects:
+                who = "human" if metadata["human-annotated"] == "yes" else "machine"
+                pair = expected.setdefault(split, {}).setdefault(metadata["class-name"], {"human": 0, "machine": 0})
+                pair[who] += 1
+                if who == "machine":
+                    confidences.setdefault(split, []).append(round(metadata["confidence"] * 1000))
+        annotation = card["annotation"]
+        machine_total = sum(len(values) for values in confidences.values())
+        assert machine_total == 30  # of cats and dogs, number % 4 != 0
+        assert annotation["machine"] == machine_total and annotation["human"] == 60 - machine_total
+        assert annotation["per_split"] == {split: expected.get(split, {}) for split in card["splits"]["ratios"]}
+
+        def figures(thousandths: list[int]) -> dict:
+            ordered = sorted(thousandths)
+            middle = ordered[(len(ordered) - 1) // 2]
+            return {
+                "min": ordered[0] / 1000,
+                "median": (middle // 10 * 10 + 5) / 1000,  # the middle of its 0.01 bin
+                "mean": pytest.approx(sum(ordered) / len(ordered) / 1000, abs=1e-6),
+                "count": len(ordered),
+            }
+
+        confidence = annotation["machine_confidence"]
+        everything = [value for values in confidences.values() for value in values]
+        assert {key: confidence[key] for key in ("min", "median", "mean", "count")} == figures(everything)
+        for split, values in confidences.items():
+            assert confidence["per_split"][split] == figures(values)
+
+        readme = (version / README_FILE).read_text(encoding="utf-8")
+        train = expected["train"]
+        cat = f"| cat | {train['cat']['human']} / {train['cat']['machine']} |"
+        assert cat in readme
+        assert f"| **all** | {machine_total} | {min(everything) / 1000:.3f} |" in readme
+
+    def test_a_human_only_dataset_has_no_machine_section(self, tmp_path):
+        manifest = _mixed_manifest(tmp_path / "output.manifest", machine=False)
+
+        built = build_dataset([manifest], str(tmp_path / "ds"), DatasetSpec(name="animals"))
+
+        assert built.card["annotation"] == {"human": 60, "machine": 0}
+        readme = (tmp_path / "ds" / "v=1" / README_FILE).read_text(encoding="utf-8")
+        assert "Human: 60 (100.0%)" in readme
+        assert "by people / by the model" not in readme and "Confidence of the machine labels" not in readme
+
+    def test_a_human_annotated_only_build_leaves_the_machine_labels_out_of_the_card(self, tmp_path):
+        manifest = _mixed_manifest(tmp_path / "output.manifest")
+        spec = DatasetSpec(name="animals", object_filter=ObjectFilter(human_annotated_only=True))
+
+        built = build_dataset([manifest], str(tmp_path / "ds"), spec)
+
+        card = built.card
+        assert card["annotation"] == {"human": 30, "machine": 0}
+        assert card["counts"]["total"] == 30 and card["counts"]["dropped"] == {"machine-annotated": 30}
+        assert card["confidence"]["mean"] == 0.0  # only the people's (one worker: 0.00) are counted
+        readme = (tmp_path / "ds" / "v=1" / README_FILE).read_text(encoding="utf-8")
+        assert "Machine (automated data labeling): 0 (0.0%)" in readme
+        assert "by people / by the model" not in readme and "Confidence of the machine labels" not in readme

@@ -18,6 +18,9 @@ MIN_WORKER_ACCURACY = 0.8
 
 _HISTOGRAM_WIDTH = 30
 
+#: Classes shown in the human-vs-machine table; the rest are summed in one "others" row.
+MAX_ANNOTATION_CLASSES = 20
+
 
 def _worker_sections(card: Mapping[str, Any]) -> list[tuple[str | None, Mapping[str, Any]]]:
     """``card["workers"]`` as (job name or None, statistics) pairs.
@@ -187,13 +190,86 @@ def _annotation(card: Mapping[str, Any]) -> list[str]:
     if not human and not machine:
         return []
     both = human + machine
-    return [
+    out = [
         "## Human and machine labels",
         "",
         f"- Human: {human:,} ({_share(human, both)})",
         f"- Machine (automated data labeling): {machine:,} ({_share(machine, both)})",
         "",
     ]
+    if machine:
+        out += _annotation_table(annotation.get("per_split") or {})
+        out += _machine_confidence(annotation.get("machine_confidence") or {})
+    return out
+
+
+def _annotation_table(per_split: Mapping[str, Mapping[str, Mapping[str, int]]]) -> list[str]:
+    """Objects per class and split as "human / machine", the most numerous classes first, the rest as "others"."""
+    splits = list(per_split)
+    totals: dict[str, list[int]] = {}
+    for classes in per_split.values():
+        for name, pair in classes.items():
+            total = totals.setdefault(name, [0, 0])
+            total[0] += int(pair.get("human") or 0)
+            total[1] += int(pair.get("machine") or 0)
+    if not splits or not totals:
+        return []
+    ranked = sorted(totals, key=lambda name: (-sum(totals[name]), name))
+    shown, rest = ranked[:MAX_ANNOTATION_CLASSES], ranked[MAX_ANNOTATION_CLASSES:]
+    out = [
+        "Objects per class and split, labeled by people / by the model:",
+        "",
+        "| class | " + " | ".join(_cell(split) for split in splits) + " | total |",
+        "|---|" + "---:|" * (len(splits) + 1),
+    ]
+
+    def row(label: str, names: Sequence[str]) -> str:
+        cells = []
+        for split in splits:
+            classes = per_split[split]
+            cells.append(
+                _pair(
+                    sum(int((classes.get(name) or {}).get(key) or 0) for name in names) for key in ("human", "machine")
+                )
+            )
+        whole = _pair(sum(totals[name][index] for name in names) for index in (0, 1))
+        return f"| {label} | {' | '.join(cells)} | {whole} |"
+
+    out += [row(_cell(name), [name]) for name in shown]
+    if rest:
+        out.append(row(f"others ({len(rest):,} classes)", rest))
+    out += [
+        "",
+        "An object counts once for each class it carries; objects without a class are not in this table.",
+        "",
+    ]
+    return out
+
+
+def _pair(counts: Any) -> str:
+    human, machine = counts
+    return f"{human:,} / {machine:,}"
+
+
+def _machine_confidence(confidence: Mapping[str, Any]) -> list[str]:
+    """min / median / mean of the machine labels' confidence, per split and overall."""
+    if not confidence.get("count"):
+        return []
+    out = [
+        "Confidence of the machine labels (the model's, per object):",
+        "",
+        "| split | machine labels | min | median | mean |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    rows = [*((_cell(split), figures) for split, figures in (confidence.get("per_split") or {}).items())]
+    rows.append(("**all**", confidence))
+    for label, figures in rows:
+        out.append(
+            f"| {label} | {int(figures.get('count') or 0):,} | {_ratio(figures.get('min'), 3)} | "
+            f"{_ratio(figures.get('median'), 3)} | {_ratio(figures.get('mean'), 3)} |"
+        )
+    out += ["", "The median is read from a histogram of 0.01-wide bins: the middle of the bin of the middle label.", ""]
+    return out
 
 
 def _confidence(card: Mapping[str, Any], plot_file: str | None = None) -> list[str]:

@@ -12,6 +12,10 @@ from gt_provider.datasets.records import LabeledObject
 CONFIDENCE_BINS = 10
 _BIN_EDGES = tuple(index / CONFIDENCE_BINS for index in range(CONFIDENCE_BINS + 1))
 
+#: Bins of the machine labels' confidence histogram, per split: their median is read from it,
+#: to 1 / MACHINE_CONFIDENCE_BINS (the midpoint of the bin holding the middle value).
+MACHINE_CONFIDENCE_BINS = 100
+
 
 class DatasetStatistics:
     """Counts of a dataset, accumulated one object at a time while it is written.
@@ -29,6 +33,7 @@ class DatasetStatistics:
         "_confidence_min",
         "_confidence_sum",
         "_dropped",
+        "_machine",
         "_placed",
         "_shape_ids",
         "_shapes",
@@ -49,6 +54,8 @@ class DatasetStatistics:
         self._confidence_min: float | None = None
         self._without_confidence = 0
         self._dropped: dict[str, int] = {}
+        #: Per split, machine-labeled objects' confidence: [bins..., count, sum, min] (min None when count is 0).
+        self._machine: dict[str, list[Any]] = {split: _machine_confidence() for split in self._splits}
 
     def add(self, split: str, obj: LabeledObject) -> None:
         """Count ``obj``, written to ``split``."""
@@ -96,8 +103,11 @@ class DatasetStatistics:
         if placed is None:
             raise DatasetError(f"unknown split {split!r}; the dataset's splits are {list(self._splits)}")
         placed[shape] = placed.get(shape, 0) + 1
-        if not self._shapes[shape][0]:
+        key = self._shapes[shape]
+        if not key[0]:
             self._count_confidence(confidence)
+            if not key[4] and confidence is not None and confidence == confidence:  # machine-labeled, a number
+                _count_machine_confidence(self._machine[split], confidence)
 
     def _count_confidence(self, value: float | None) -> None:
         if value is None or not 0.0 <= value <= 1.0:  # None, NaN, or not a probability
@@ -142,6 +152,12 @@ class DatasetStatistics:
         self._without_confidence += other._without_confidence
         for reason, count in other._dropped.items():
             self._dropped[reason] = self._dropped.get(reason, 0) + count
+        for split, theirs in other._machine.items():
+            mine = self._machine[split]
+            for index in range(MACHINE_CONFIDENCE_BINS + 2):  # the bins, the count and the sum
+                mine[index] += theirs[index]
+            if theirs[-1] is not None and (mine[-1] is None or theirs[-1] < mine[-1]):
+                mine[-1] = theirs[-1]
 
     def drop(self, reason: str) -> None:
         """Count an object left out of the dataset, by why (``failed``, ``low-confidence``, ``duplicate``...)."""
@@ -164,6 +180,8 @@ class DatasetStatistics:
         extra_instances: dict[str, dict[str, int]] = {split: {} for split in self._splits}
         without_labels = dict.fromkeys(self._splits, 0)
         human = machine = failed_kept = 0
+        #: split -> class -> [human, machine] objects.
+        by_whom: dict[str, dict[str, list[int]]] = {split: {} for split in self._splits}
         for split, placed in self._placed.items():
             for shape, count in placed.items():
                 failed, names, extras, labelless, by_human = self._shapes[shape]
@@ -173,8 +191,13 @@ class DatasetStatistics:
                     continue
                 human += count if by_human else 0
                 machine += 0 if by_human else count
+                who = by_whom[split]
                 for name in names:
                     objects[split][name] = objects[split].get(name, 0) + count
+                    pair = who.get(name)
+                    if pair is None:
+                        pair = who[name] = [0, 0]
+                    pair[0 if by_human else 1] += count
                 for name, extra in extras:
                     extra_instances[split][name] = extra_instances[split].get(name, 0) + extra * count
                 without_labels[split] += count if labelless else 0
@@ -205,8 +228,74 @@ class DatasetStatistics:
                 "min": self._confidence_min,
                 "mean": None if mean is None else round(mean, 6),
             },
-            "annotation": {"human": human, "machine": machine},
+            "annotation": self._annotation(human, machine, by_whom),
         }
+
+    def _annotation(self, human: int, machine: int, by_whom: Mapping[str, Mapping[str, list[int]]]) -> dict[str, Any]:
+        """``annotation``: objects labeled by people and by the model; per split and class when some are machine's.
+
+        ``per_split`` (split -> class -> ``{"human", "machine"}`` objects, classes by name) and
+        ``machine_confidence`` (``min``/``median``/``mean``/``count`` of the machine-labeled
+        objects' confidence, overall and ``per_split``) are there only when the model labeled
+        something, so a human-only dataset's card is as before.
+        """
+        annotation: dict[str, Any] = {"human": human, "machine": machine}
+        if not machine:
+            return annotation
+        annotation["per_split"] = {
+            split: {name: {"human": pair[0], "machine": pair[1]} for name, pair in sorted(by_whom[split].items())}
+            for split in self._splits
+        }
+        overall = _machine_confidence()
+        for values in self._machine.values():
+            for index in range(MACHINE_CONFIDENCE_BINS + 2):
+                overall[index] += values[index]
+            if values[-1] is not None and (overall[-1] is None or values[-1] < overall[-1]):
+                overall[-1] = values[-1]
+        annotation["machine_confidence"] = {
+            **_summarize_machine_confidence(overall),
+            "per_split": {split: _summarize_machine_confidence(self._machine[split]) for split in self._splits},
+        }
+        return annotation
+
+
+def _machine_confidence() -> list[Any]:
+    return [0] * MACHINE_CONFIDENCE_BINS + [0, 0.0, None]
+
+
+def _count_machine_confidence(values: list[Any], value: float) -> None:
+    value = min(max(value, 0.0), 1.0)
+    index = int(value * MACHINE_CONFIDENCE_BINS)
+    # value * 100 can round across an edge (0.29 * 100 < 29): settle on the edges themselves.
+    if index and value < index / MACHINE_CONFIDENCE_BINS:
+        index -= 1
+    elif value >= (index + 1) / MACHINE_CONFIDENCE_BINS:
+        index += 1
+    values[min(index, MACHINE_CONFIDENCE_BINS - 1)] += 1  # [0.99, 1.0] is closed
+    values[MACHINE_CONFIDENCE_BINS] += 1
+    values[MACHINE_CONFIDENCE_BINS + 1] += value
+    if values[-1] is None or value < values[-1]:
+        values[-1] = value
+
+
+def _summarize_machine_confidence(values: list[Any]) -> dict[str, Any]:
+    """min, median (the midpoint of the bin of the lower middle value), mean and count; None without any."""
+    count = values[MACHINE_CONFIDENCE_BINS]
+    if not count:
+        return {"min": None, "median": None, "mean": None, "count": 0}
+    middle = (count + 1) // 2  # the lower median: the middle value's rank, from 1
+    seen = 0
+    for index in range(MACHINE_CONFIDENCE_BINS):
+        seen += values[index]
+        if seen >= middle:
+            break
+    median = (index + 0.5) / MACHINE_CONFIDENCE_BINS
+    return {
+        "min": values[-1],
+        "median": round(median, 6),
+        "mean": round(values[MACHINE_CONFIDENCE_BINS + 1] / count, 6),
+        "count": count,
+    }
 
 
 def _sorted(counts: Mapping[str, int]) -> dict[str, int]:
