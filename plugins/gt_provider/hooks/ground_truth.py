@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.providers.amazon.aws.hooks.base_aws import AwsBaseHook
+from airflow.providers.amazon.aws.hooks.logs import AwsLogsHook
 from airflow.providers.amazon.aws.hooks.s3 import S3Hook
-from botocore.exceptions import ClientError, WaiterError
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
 from gt_provider.backends import (
     Attachment,
@@ -29,7 +30,7 @@ from gt_provider.exceptions import InvalidLabelingJobConfigError, LabelingJobCon
 from gt_provider.labeling_request import timestamped_job_name
 from gt_provider.limits import MIN_AUTO_LABELING_OBJECTS
 from gt_provider.s3io import split_s3_uri
-from gt_provider.status import format_progress, waiting_message
+from gt_provider.status import FAILURE_STATES, STOPPED_STATES, format_progress, waiting_message
 from gt_provider.templates import label_category_config, render_worker_template
 
 if TYPE_CHECKING:
@@ -39,6 +40,19 @@ if TYPE_CHECKING:
 
 WAITERS_FILE = Path(__file__).resolve().parents[1] / "waiters" / "ground_truth.json"
 WAITER_NAME = "labeling_job_complete"
+#: Where Ground Truth (on AWS and the local one) writes a labeling job's events: one stream per job name.
+JOB_EVENTS_LOG_GROUP = "/aws/sagemaker/LabelingJobs"
+
+
+def event_text(message: str) -> str:
+    """What a person reads of one CloudWatch event: its JSON's ``message`` if it has one, else the raw text."""
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return message.rstrip()
+    if isinstance(body, dict) and isinstance(body.get("message"), str):
+        return body["message"]
+    return message.rstrip()
 
 
 class LabelingJobWait:
@@ -143,6 +157,16 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
     @cached_property
     def s3_hook(self) -> S3Hook:
         return S3Hook(
+            aws_conn_id=self.aws_conn_id,
+            region_name=self.region_name,
+            verify=self.verify,
+            config=self.config,
+        )
+
+    @cached_property
+    def logs_hook(self) -> AwsLogsHook:
+        """CloudWatch Logs on the same connection, region and endpoint (the job's events)."""
+        return AwsLogsHook(
             aws_conn_id=self.aws_conn_id,
             region_name=self.region_name,
             verify=self.verify,
@@ -329,8 +353,67 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
         return dict(self.check_final_state(self.describe(job_name), allow_stopped=allow_stopped).description)
 
     def check_final_state(self, state: LabelingJobState, *, allow_stopped: bool = False) -> LabelingJobState:
-        """Raise for Failed (and Stopped unless allowed): :func:`gt_provider.backends.check_final_state`."""
+        """Raise for Failed (and Stopped unless allowed): :func:`gt_provider.backends.check_final_state`.
+
+        A Failed or Stopped job's last events (CloudWatch Logs) are logged first, so the
+        task log says what happened to it whether or not it raises.
+        """
+        if state.status in FAILURE_STATES | STOPPED_STATES:
+            self.log_last_job_events(state.job_name)
         return check_final_state(state, self.log, allow_stopped=allow_stopped)
+
+    # ------------------------------------------------------------- job events
+    def last_job_events(self, job_name: str, limit: int = 10) -> list[str]:
+        """The job's last ``limit`` events in CloudWatch Logs, oldest first, as a person reads them.
+
+        Each is the ``message`` of the event's JSON when it has one (the local Ground Truth's
+        events), else the event's raw text (AWS writes other shapes, and plain text). When
+        the events cannot be read (no log group or stream, access denied, no endpoint) a
+        short note is logged and the list is empty: reading them never fails the caller.
+        """
+        return self._read_job_events(job_name, limit) or []
+
+    def log_last_job_events(self, job_name: str, limit: int = 10) -> None:
+        """Log the job's last ``limit`` events (see :meth:`last_job_events`), or a note why none; never raises."""
+        try:
+            events = self._read_job_events(job_name, limit)
+        except Exception as error:  # the job's own end is what matters: its events are only context
+            self.log.info("No events of labeling job %s: %s", job_name, error)
+            return
+        if events is None:  # unreadable: _read_job_events said why
+            return
+        if not events:
+            self.log.info("Labeling job %s has no events in CloudWatch Logs %s", job_name, JOB_EVENTS_LOG_GROUP)
+            return
+        self.log.info(
+            "Last %d events of labeling job %s (CloudWatch Logs %s):\n%s",
+            len(events),
+            job_name,
+            JOB_EVENTS_LOG_GROUP,
+            "\n".join(f"  {text}" for text in events),
+        )
+
+    def _read_job_events(self, job_name: str, limit: int) -> list[str] | None:
+        """The last events' texts, or None (and a note logged) when CloudWatch Logs cannot be read."""
+        try:
+            response = self.logs_hook.conn.get_log_events(
+                logGroupName=JOB_EVENTS_LOG_GROUP, logStreamName=job_name, limit=limit, startFromHead=False
+            )
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            self.log.info(
+                "No events of labeling job %s: CloudWatch Logs %s, stream %s, cannot be read (%s)",
+                job_name,
+                JOB_EVENTS_LOG_GROUP,
+                job_name,
+                "no such log group or stream" if code == "ResourceNotFoundException" else code or error,
+            )
+            return None
+        except BotoCoreError as error:
+            self.log.info("No events of labeling job %s: CloudWatch Logs cannot be reached (%s)", job_name, error)
+            return None
+        events = sorted(response.get("events", []), key=lambda event: event.get("timestamp", 0))
+        return [event_text(event.get("message", "")) for event in events[-limit:]]
 
     # ------------------------------------------------------------------- S3 I/O
     def upload_text(self, text: str, s3_uri: str) -> str:

@@ -173,6 +173,14 @@ class _OnABackend:
                 )
             )
         state = wait_by_polling(backend, job_name, delay=delay, max_attempts=attempts, log=self.log)  # type: ignore[attr-defined]
+        return self._check_final_state(backend, state, allow_stopped)
+
+    def _check_final_state(
+        self, backend: LabelingBackend, state: LabelingJobState, allow_stopped: bool
+    ) -> LabelingJobState:
+        """Judge the job's end; Ground Truth's hook logs a Failed or Stopped job's last events first."""
+        if self.backend == "ground_truth":
+            return self.hook.check_final_state(state, allow_stopped=allow_stopped)  # type: ignore[attr-defined]
         return check_final_state(state, self.log, allow_stopped=allow_stopped)  # type: ignore[attr-defined]
 
     def _trigger(self, job_name: str, delay: int, attempts: int) -> Any:
@@ -404,7 +412,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
             raise LabelingJobFailedError(event.get("message", f"Waiting for labeling job {spec.job_name} failed"))
         self._started_job_name = spec.job_name
         backend = self.labeling_backend
-        state = check_final_state(backend.describe(spec.job_name), self.log, allow_stopped=self.allow_stopped)
+        state = self._check_final_state(backend, backend.describe(spec.job_name), self.allow_stopped)
         pricing = self._pricing(log=False)
         if estimate is None:  # deferred by a version that passed no estimate: make it again
             made = self._estimate(spec, pricing)
