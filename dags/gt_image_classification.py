@@ -82,6 +82,7 @@ with pipeline.pipeline_dag(
         short_instructions="{{ params.short_instructions }}",
         full_instructions="{{ params.full_instructions }}",
         **pipeline.labeling_job_arguments(),
+        **pipeline.automated_labeling_arguments(LEDGER_URI, after=checked),
     )
     dataset = pipeline.record_and_build_dataset(
         labeling.output, ledger_uri=LEDGER_URI, dataset=DATASET, formats=["jsonl", "class-listing"]

@@ -153,6 +153,7 @@ with pipeline.pipeline_dag(
         full_instructions="{{ params.full_instructions }}",
         task_keywords=["bounding box", "digits"],
         **pipeline.labeling_job_arguments(),
+        **pipeline.automated_labeling_arguments(LEDGER_URI, after=plan),
     )
     review = GroundTruthLabelingJobOperator(
         task_id="review_boxes",

@@ -101,6 +101,7 @@ with pipeline.pipeline_dag(
         full_instructions="{{ params.full_instructions }}",
         task_keywords=["text classification", "support tickets"],
         **pipeline.labeling_job_arguments(),
+        **pipeline.automated_labeling_arguments(LEDGER_URI, after=checked),
     )
     dataset = pipeline.record_and_build_dataset(
         labeling.output, ledger_uri=LEDGER_URI, dataset=DATASET, formats=["jsonl", "csv", "fasttext"]

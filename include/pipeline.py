@@ -14,6 +14,7 @@ The environment sets ``GT_POLL_SECONDS`` (how often waits poll AWS, default 60) 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -116,6 +117,60 @@ def labeling_job_arguments() -> dict[str, Any]:
     }
 
 
+def automated_labeling_arguments(ledger_uri: str, *, after: Any) -> dict[str, Any]:
+    """The form's automated labeling and budget, for a DAG's main labeling job.
+
+    With ``automated_labeling`` on, the job starts from the model the pipeline's last
+    successful job trained (``previous_model``), unless the form says ``start_fresh``.
+    """
+    model = previous_model(ledger_uri, "{{ params.automated_labeling }}", "{{ params.start_fresh }}")
+    after >> model
+    return {
+        "auto_labeling": "{{ params.automated_labeling }}",
+        "initial_active_learning_model_arn": model,
+        "max_cost_usd": "{{ params.max_cost_usd }}",
+    }
+
+
+def model_record_uri(ledger_uri: str) -> str:
+    """Where the pipeline keeps its last ``FinalActiveLearningModelArn``: beside its ledger."""
+    return ledger_uri.removesuffix(".jsonl") + ".model.json"
+
+
+@task
+def previous_model(ledger_uri: str, automated: bool, start_fresh: bool) -> str | None:
+    """The last successful automated job's final model, to start tonight's from; None to start fresh."""
+    if not automated or start_fresh:
+        print("Automated labeling is off" if not automated else "start_fresh: the model trains from scratch")
+        return None
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    hook = S3Hook(aws_conn_id="aws_default")
+    bucket, key = S3Hook.parse_s3_url(model_record_uri(ledger_uri))
+    if not hook.check_for_key(key, bucket):
+        print(f"No earlier model at s3://{bucket}/{key}: the model trains from scratch")
+        return None
+    record = json.loads(hook.read_key(key, bucket))
+    print(f"Starting from {record['final_active_learning_model_arn']}, trained by job {record['job_name']}")
+    return record["final_active_learning_model_arn"]
+
+
+@task
+def keep_final_model(labeling: dict[str, Any], ledger_uri: str) -> str | None:
+    """Keep this run's ``FinalActiveLearningModelArn`` beside the ledger, for the next run's ``previous_model``."""
+    arn = labeling.get("final_active_learning_model_arn")
+    if not arn:
+        print("This job trained no model (automated labeling off, or no iteration finished)")
+        return None
+    from airflow.providers.amazon.aws.hooks.s3 import S3Hook
+
+    bucket, key = S3Hook.parse_s3_url(model_record_uri(ledger_uri))
+    record = {"final_active_learning_model_arn": arn, "job_name": labeling["job_name"]}
+    S3Hook(aws_conn_id="aws_default").load_string(json.dumps(record), key, bucket, replace=True)
+    print(f"Kept {arn} at s3://{bucket}/{key} for the next run")
+    return arn
+
+
 def input_manifest(task_type: str, *, ledger_uri: str, after: Any, **source: Any) -> Any:
     """``build_input_manifest`` then ``validate_input_manifest``; the validated manifest's URI.
 
@@ -178,6 +233,7 @@ def record_and_build_dataset(
         **options,
     )
     recorded >> built
+    recorded >> keep_final_model(labeling, ledger_uri)
     return built.output
 
 

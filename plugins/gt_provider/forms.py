@@ -117,6 +117,29 @@ def labeling_params(
             title="Full instructions",
             description="What workers read when they open the instructions (HTML allowed)",
         ),
+        "automated_labeling": Param(
+            False,
+            type="boolean",
+            title="Automated data labeling",
+            description="A model labels what it is sure of, people the rest (single-label image and text "
+            "classification, bounding boxes, semantic segmentation). Ground Truth needs at least "
+            f"{limits.MIN_AUTO_LABELING_OBJECTS:,} {object_noun}s in the job: raise Max {object_noun}s to match.",
+        ),
+        "start_fresh": Param(
+            False,
+            type="boolean",
+            title="Start the model fresh",
+            description="With automated labeling, tonight's job starts from the model the last successful "
+            "job trained (its FinalActiveLearningModelArn, kept with the ledger). Tick to train from scratch.",
+        ),
+        "max_cost_usd": Param(
+            None,
+            type=["null", "number"],
+            minimum=0,
+            title="Budget (USD)",
+            description="Refuse to create the labeling job when its estimate (gt_provider's pricing file) is "
+            "above this; empty for no limit.",
+        ),
         "seed_sample_data": Param(True, type="boolean", title="Seed sample data", description=seed_help),
     }
 

@@ -125,3 +125,44 @@ def test_a_public_workforce_variable_fails_the_first_task_naming_it(aws, airflow
     assert "Variable 'gt_workteam_arn'" in message and "public workforce" in message
     assert "param 'labels': label names must not be blank" in message
     assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []
+
+
+def test_automated_labeling_chains_the_model_from_night_to_night(aws, airflow_db):
+    from include.sample_text import ticket_drop
+
+    # A drop of 2,600 tickets: two nights of 1,300 new ones, each over Ground Truth's 1,250 minimum.
+    aws.put_text("raw/tickets/tickets.jsonl", ticket_drop(2600))
+    dag = example_dag(DAG_ID)
+    conf = {"max_objects": 1300, "automated_labeling": True}
+
+    first = dag.test(run_conf=conf)
+    second = dag.test(run_conf=conf)
+
+    assert first.state == second.state == "success"
+    sagemaker = aws.client("sagemaker")
+    names = [job["LabelingJobName"] for job in sagemaker.list_labeling_jobs(SortBy="CreationTime")["LabelingJobSummaryList"]]  # fmt: skip
+    tonight, last_night = (sagemaker.describe_labeling_job(LabelingJobName=name) for name in reversed(names))
+    model = last_night["LabelingJobOutput"]["FinalActiveLearningModelArn"]
+    assert "InitialActiveLearningModelArn" not in last_night["LabelingJobAlgorithmsConfig"]
+    assert tonight["LabelingJobAlgorithmsConfig"]["InitialActiveLearningModelArn"] == model
+    assert last_night["LabelCounters"]["MachineLabeled"] > 0
+    assert tonight["LabelCounters"]["HumanLabeled"] < last_night["LabelCounters"]["HumanLabeled"]
+    kept = json.loads(aws.get_text(f"s3://{aws.bucket}/labeling/ledger/gt_text_classification.model.json"))
+    assert kept == {
+        "final_active_learning_model_arn": tonight["LabelingJobOutput"]["FinalActiveLearningModelArn"],
+        "job_name": tonight["LabelingJobName"],
+    }
+    cost = second.get_task_instance("label_texts").xcom_pull(task_ids="label_texts")["cost"]
+    assert cost["saved_usd"] > 0
+
+    assert second.get_task_instance("previous_model").xcom_pull(task_ids="previous_model") == model
+    fresh = dag.test(run_conf={**conf, "start_fresh": True})
+    assert fresh.get_task_instance("previous_model").xcom_pull(task_ids="previous_model") is None
+
+
+def test_automated_labeling_under_1250_objects_fails_before_any_job(aws, airflow_db):
+    run = example_dag(DAG_ID).test(run_conf={"max_objects": 40, "automated_labeling": True})
+
+    assert run.state == "failed"
+    assert {ti.task_id: ti.state for ti in run.get_task_instances()}["label_texts"] == "failed"
+    assert aws.client("sagemaker").list_labeling_jobs()["LabelingJobSummaryList"] == []

@@ -569,6 +569,9 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
             "output_path": spec.output_path,
             "output_manifest_uri": output_manifest_uri or state.output_manifest_uri or spec.output_manifest_uri,
             "label_counters": dict(state.counters),
+            "final_active_learning_model_arn": (state.description.get("LabelingJobOutput") or {}).get(
+                "FinalActiveLearningModelArn"
+            ),
             "cost": dict(cost) if cost is not None else None,
         }
 
