@@ -35,11 +35,16 @@ def put_classification_inputs(aws: Any, n_objects: int = 30, task: str = "ImageM
             {"source-ref": f"s3://{aws.bucket}/images/{i}.png", "gt-local-answer": CLASSES[i % 3]}
             for i in range(n_objects)
         ]
+    return _job_inputs(aws, "input", lines, CLASSES)
+
+
+def _job_inputs(aws: Any, stem: str, lines: list[dict[str, Any]], labels: Any) -> dict[str, str]:
+    """Upload ``lines`` as ``input/<stem>.manifest``, ``labels`` as a label config, and a template."""
     return {
-        "manifest": aws.put_text("input/input.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
+        "manifest": aws.put_text(f"input/{stem}.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
         "labels": aws.put_text(
-            "config/labels.json",
-            json.dumps({"document-version": "2018-11-28", "labels": [{"label": c} for c in CLASSES]}),
+            f"config/{'labels' if stem == 'input' else stem + '-labels'}.json",
+            json.dumps({"document-version": "2018-11-28", "labels": [{"label": c} for c in labels]}),
         ),
         "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
     }
@@ -347,15 +352,7 @@ def put_ticket_inputs(aws: Any, n_objects: int = 1300) -> dict[str, Any]:
 
     tickets = support_tickets(n_objects)
     lines = [{"source": t.text, "gt-local-answer": t.classes[0]} for t in tickets]
-    return {
-        "manifest": aws.put_text("input/tickets.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
-        "labels": aws.put_text(
-            "config/ticket-labels.json",
-            json.dumps({"document-version": "2018-11-28", "labels": [{"label": c} for c in TICKET_CLASSES]}),
-        ),
-        "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
-        "truth": [t.classes[0] for t in tickets],
-    }
+    return {**_job_inputs(aws, "tickets", lines, TICKET_CLASSES), "truth": [t.classes[0] for t in tickets]}
 
 
 def put_digit_inputs(aws: Any, n_objects: int = 1300) -> dict[str, Any]:
@@ -366,15 +363,7 @@ def put_digit_inputs(aws: Any, n_objects: int = 1300) -> dict[str, Any]:
     for name, png, digit in digit_images(n_objects):
         s3.put_object(Bucket=aws.bucket, Key=f"digits/{name}", Body=png)
         lines.append({"source-ref": f"s3://{aws.bucket}/digits/{name}", "gt-local-answer": digit})
-    return {
-        "manifest": aws.put_text("input/digits.manifest", "".join(json.dumps(line) + "\n" for line in lines)),
-        "labels": aws.put_text(
-            "config/digit-labels.json",
-            json.dumps({"document-version": "2018-11-28", "labels": [{"label": d} for d in DIGIT_NAMES]}),
-        ),
-        "template": aws.put_text("config/template.liquid.html", "<crowd-form></crowd-form>"),
-        "truth": [line["gt-local-answer"] for line in lines],
-    }
+    return {**_job_inputs(aws, "digits", lines, DIGIT_NAMES), "truth": [line["gt-local-answer"] for line in lines]}
 
 
 def automated(request: dict[str, Any], task: str, initial_model_arn: str | None = None) -> dict[str, Any]:

@@ -194,15 +194,19 @@ class TestTheLoop:
         assert right / len(machine) >= 0.95
 
 
+def _stopped_job(aws, tickets, name: str, auto: bool, stopping: dict) -> dict:
+    """A ticket job (automated or not) with ``stopping`` conditions, described once it ended."""
+    request = labeling_request(aws, tickets, name=name, task="TextMultiClass")
+    request = {**(automated(request, "TextMultiClass") if auto else request), "StoppingConditions": stopping}
+    sagemaker = aws.client("sagemaker")
+    sagemaker.create_labeling_job(**request)
+    return sagemaker.describe_labeling_job(LabelingJobName=name)
+
+
 class TestStoppingConditions:
     @pytest.mark.parametrize("auto", [False, True], ids=["humans-only", "automated"])
     def test_max_human_labeled_object_count(self, aws, tickets, auto):
-        request = labeling_request(aws, tickets, name="capped", task="TextMultiClass")
-        request = automated(request, "TextMultiClass") if auto else request
-        request["StoppingConditions"] = {"MaxHumanLabeledObjectCount": 200}
-        sagemaker = aws.client("sagemaker")
-        sagemaker.create_labeling_job(**request)
-        job = sagemaker.describe_labeling_job(LabelingJobName="capped")
+        job = _stopped_job(aws, tickets, "capped", auto, {"MaxHumanLabeledObjectCount": 200})
 
         assert job["LabelingJobStatus"] == "Stopped"
         assert job["LabelCounters"]["HumanLabeled"] == 200
@@ -214,12 +218,7 @@ class TestStoppingConditions:
 
     @pytest.mark.parametrize("auto", [False, True], ids=["humans-only", "automated"])
     def test_max_percentage_of_input_dataset_labeled(self, aws, tickets, auto):
-        request = labeling_request(aws, tickets, name="half", task="TextMultiClass")
-        request = automated(request, "TextMultiClass") if auto else request
-        request["StoppingConditions"] = {"MaxPercentageOfInputDatasetLabeled": 40}
-        sagemaker = aws.client("sagemaker")
-        sagemaker.create_labeling_job(**request)
-        job = sagemaker.describe_labeling_job(LabelingJobName="half")
+        job = _stopped_job(aws, tickets, "half", auto, {"MaxPercentageOfInputDatasetLabeled": 40})
 
         assert job["LabelingJobStatus"] == "Stopped"
         assert job["LabelCounters"]["TotalLabeled"] == 520
