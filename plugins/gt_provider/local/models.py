@@ -13,7 +13,11 @@ state, by :mod:`gt_provider.local.output`, in Ground Truth's layout under
 
 What workers answer and how answers consolidate is the task type's business
 (:mod:`gt_provider.local.annotations`); this module reads the inputs, decides which objects
-fail and draws every answer when the job is created.
+fail and draws every answer when the job is created. Who labels which object, in which
+order, is the job's plan (:mod:`gt_provider.local.automation`: humans in manifest order, or
+the automated-labeling loop, cut short by ``StoppingConditions``); the timeline plays the
+plan out one object per tick, and the job's events go to CloudWatch Logs
+(:mod:`gt_provider.local.events`) as it passes each iteration and ends.
 """
 
 from __future__ import annotations
