@@ -26,10 +26,18 @@ from gt_provider.ui.datasets import (
     card_html,
     read_version_file,
 )
-from gt_provider.ui.jobs import BACKEND_NAMES, DATASET_CARD_PATH, STATUSES, LiveStatus, labeling_job_rows
+from gt_provider.ui.jobs import (
+    BACKEND_NAMES,
+    DATASET_CARD_PATH,
+    STATUSES,
+    LiveStatus,
+    format_usd,
+    labeling_job_rows,
+)
 
 if TYPE_CHECKING:
     from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+    from jinja2 import Environment
     from sqlalchemy.orm import Session
 
 JOBS_PATH = "/labeling-jobs"
@@ -99,12 +107,19 @@ def _built_dataset(user: BaseUser, session: Session, dag_id: str, run_id: str) -
     return built
 
 
-def create_app(live: LiveStatus | None = None) -> FastAPI:
-    """The FastAPI app the plugin mounts; ``live`` describes running jobs (their backends, by default)."""
+def page_templates() -> Environment:
+    """The pages' Jinja templates, HTML-escaped, with the ``usd`` filter (``$1,234.56``)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    status_of_jobs = live or LiveStatus()
     templates = Environment(loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html"]))
+    templates.filters["usd"] = format_usd
+    return templates
+
+
+def create_app(live: LiveStatus | None = None) -> FastAPI:
+    """The FastAPI app the plugin mounts; ``live`` describes running jobs (their backends, by default)."""
+    status_of_jobs = live or LiveStatus()
+    templates = page_templates()
     app = FastAPI(title="Ground Truth labeling jobs", docs_url=None, redoc_url=None, openapi_url=None)
 
     @app.exception_handler(LoginRequired)

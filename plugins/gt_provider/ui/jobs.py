@@ -5,6 +5,13 @@ A row starts from the job record that the labeling task pushed when its job came
 final state shows that result; any other job is described live by its backend, through the
 connections the task used, with a time limit: an unreachable backend makes the row say so
 instead of making the page hang or fail.
+
+Cost comes from the labeling operator too (:func:`gt_provider.pricing.cost_report`, the
+``cost`` of its result): the estimate made before the job was created, and the actual cost
+once it ended. While a deferred task waits, its estimate is the one it handed to its
+deferral (the task instance's ``next_kwargs``). What a running job has cost so far is not
+shown: the actual cost needs the time its workers spent, read from every worker response in
+S3 when the job ends -- too much to read on each refresh of the page.
 """
 
 from __future__ import annotations
@@ -63,6 +70,10 @@ class JobRow:
     live: bool = False
     #: The dataset version the job's run built (once its build task returned).
     dataset: BuiltDataset | None = None
+    #: The estimate made before the job was created (``CostEstimate.as_dict``), when known.
+    estimate: Mapping[str, Any] | None = None
+    #: The ``cost`` of the task's result (:func:`gt_provider.pricing.cost_report`), once it returned.
+    cost: Mapping[str, Any] | None = None
 
     @property
     def labeled(self) -> int:
@@ -95,6 +106,42 @@ class JobRow:
     def active(self) -> bool:
         """Still moving: the page keeps refreshing while a row is."""
         return self.status in NON_TERMINAL_STATES or self.task_state in ("running", "deferred", "queued", "scheduled")
+
+    def take_cost(self, cost: object) -> None:
+        """The ``cost`` of the task's result, and its estimate; a value of another shape is ignored."""
+        self.cost = _mapping(cost)
+        self.estimate = None if self.cost is None else _mapping(self.cost.get("estimate_usd"))
+
+    @property
+    def estimated_usd(self) -> tuple[float, float] | None:
+        """The estimate's range: automated labeling's best case (low) to people labeling everything (high)."""
+        if self.estimate is None:
+            return None
+        low, high = _usd_amount(self.estimate.get("low_usd")), _usd_amount(self.estimate.get("high_usd"))
+        if low is None or high is None:
+            return None
+        return (min(low, high), max(low, high))
+
+    @property
+    def actual_usd(self) -> float | None:
+        """What the job cost, once it ended (None while it runs, or when its worker responses could not be read)."""
+        return None if self.cost is None else _usd_amount(self.cost.get("actual_usd"))
+
+    @property
+    def saved_usd(self) -> float | None:
+        """What automated labeling saved against people labeling everything (may be negative)."""
+        if self.actual_usd is None or self.cost is None:
+            return None
+        saved = self.cost.get("saved_usd")
+        return float(saved) if isinstance(saved, int | float) and not isinstance(saved, bool) else None
+
+    @property
+    def pricing_as_of(self) -> str | None:
+        """When the prices behind the figures were quoted."""
+        for source in (self.cost, self.estimate):
+            if source is not None and isinstance(source.get("pricing_as_of"), str):
+                return source["pricing_as_of"]
+        return None
 
     @property
     def run_path(self) -> str:
@@ -129,6 +176,14 @@ class JobRow:
             "ended": self.ended.isoformat() if self.ended else None,
             "problem": self.problem,
             "live": self.live,
+            "cost": {
+                "currency": "USD",
+                "estimated_low_usd": None if self.estimated_usd is None else self.estimated_usd[0],
+                "estimated_high_usd": None if self.estimated_usd is None else self.estimated_usd[1],
+                "actual_usd": self.actual_usd,
+                "saved_usd": self.saved_usd,
+                "pricing_as_of": self.pricing_as_of,
+            },
             "dataset": None
             if self.dataset is None
             else {
@@ -138,6 +193,19 @@ class JobRow:
                 "card_url": self.dataset_path,
             },
         }
+
+
+def _usd_amount(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        return None
+    return float(value)
+
+
+def format_usd(amount: float) -> str:
+    """``$1,234.56``; an amount under a cent is ``<$0.01``, not a misleading ``$0.00``."""
+    if 0 < abs(amount) < 0.01:
+        return "<$0.01" if amount > 0 else "-<$0.01"
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
 
 
 #: The dataset card page (under the plugin's prefix).
@@ -252,6 +320,7 @@ def labeling_job_rows(
             XComModel.timestamp,
             TaskInstance.state,
             TaskInstance.end_date,
+            TaskInstance.next_kwargs,
         )
         .join(TaskInstance, same_task)
         .where(XComModel.key == JOB_RECORD_KEY, XComModel.dag_id.in_(readable))
@@ -282,6 +351,9 @@ def labeling_job_rows(
         if isinstance(result, Mapping) and result.get("job_name") == record.job_name and result.get("status"):
             row.status = str(result["status"])
             row.counters = dict(result.get("label_counters") or {})
+            row.take_cost(result.get("cost"))
+        if row.estimate is None:
+            row.estimate = _deferred_estimate(entry.next_kwargs)
         rows.append((row, record))
     _describe_live(live, [(row, record) for row, record in rows if not row.settled])
     datasets = built_datasets(session, {(row.dag_id, row.run_id) for row, _ in rows})
@@ -306,6 +378,15 @@ def _results(session: Session, found: list[Any]) -> dict[tuple[str, str, str, in
         (entry.dag_id, entry.run_id, entry.task_id, entry.map_index): XComModel.deserialize_value(entry)
         for entry in session.execute(query).all()
     }
+
+
+def _mapping(value: object) -> Mapping[str, Any] | None:
+    return value if isinstance(value, Mapping) else None
+
+
+def _deferred_estimate(next_kwargs: object) -> Mapping[str, Any] | None:
+    """The estimate a deferred labeling task handed to ``execute_complete`` (its ``estimate`` argument)."""
+    return _mapping(next_kwargs.get("estimate")) if isinstance(next_kwargs, Mapping) else None
 
 
 def _describe_live(live: LiveStatus, pending: list[tuple[JobRow, JobRecord]]) -> None:
