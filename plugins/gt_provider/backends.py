@@ -121,11 +121,14 @@ class LabelingJobOutput:
     :param job_name: The job's name.
     :param output_manifest_uri: The output augmented manifest.
     :param worker_responses_uri: Prefix of ``iteration-N/<object>/<time>.json`` worker responses.
+    :param confidence_thresholds: Automated labeling's confidence threshold per iteration,
+        where the backend reports it (the local Ground Truth's job events); empty otherwise.
     """
 
     job_name: str
     output_manifest_uri: str
     worker_responses_uri: str
+    confidence_thresholds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,57 @@ def test_building_again_from_the_same_inputs_returns_the_committed_version(tmp_p
     assert not (tmp_path / "ds" / "v=2").exists()
 
 
+def _labeled(job: str, actual: float | None, saved: float = 0.0, thresholds: tuple[float, ...] = ()) -> dict:
+    """A labeling operator's result as the dataset build receives it (only the keys it reads)."""
+    cost = None
+    if actual is not None:
+        cost = {"actual_usd": actual, "all_human_usd": actual + saved, "saved_usd": saved}
+        cost |= {
+            "pricing_source": "https://aws.amazon.com/sagemaker/groundtruth/pricing/",
+            "pricing_as_of": "2026-11-30",
+        }
+    return {"job_name": job, "cost": cost, "confidence_thresholds": list(thresholds)}
+
+
+def test_the_card_and_the_asset_extra_carry_what_the_version_cost_to_label(tmp_path):
+    manifests = [job_output(tmp_path, "job-a", 30), job_output(tmp_path, "job-b", 30, start=30)]
+    labeling = [_labeled("job-a", 10.004, saved=4.5, thresholds=(0.91, 0.874)), _labeled("job-b", 2.5)]
+
+    built = build_dataset(manifests, str(tmp_path / "ds"), DatasetSpec(name="ds"), labeling=labeling)
+
+    cost = built.card["cost"]
+    assert cost["jobs"] == {"job-a": 10.0, "job-b": 2.5} and cost["unpriced_jobs"] == []
+    assert (cost["actual_usd"], cost["saved_usd"], cost["all_human_usd"]) == (12.5, 4.5, 17.0)
+    assert built.card["confidence_thresholds"] == {"job-a": [0.91, 0.874]}
+    assert built.asset_extra()["cost"] == {
+        "currency": "USD",
+        "actual_usd": 12.5,
+        "saved_usd": 4.5,
+        "all_human_usd": 17.0,
+    }
+    readme = (tmp_path / "ds" / "v=1" / "README.md").read_text()
+    assert "This version cost $12.50 to label (`job-a` $10.00, `job-b` $2.50); automation saved $4.50" in readme
+    assert "Prices of 2026-11-30" in readme
+    assert json.loads((tmp_path / "ds" / "v=1" / "dataset.json").read_text())["cost"] == cost
+
+
+def test_a_job_without_an_actual_cost_is_named_and_uris_alone_carry_no_cost(tmp_path):
+    manifests = [job_output(tmp_path, "job-a", 30), job_output(tmp_path, "job-b", 30, start=30)]
+
+    built = build_dataset(
+        manifests,
+        str(tmp_path / "ds"),
+        DatasetSpec(name="ds"),
+        labeling=[_labeled("job-a", 1.0), _labeled("job-b", None)],
+    )
+    assert built.card["cost"]["unpriced_jobs"] == ["job-b"] and built.card["cost"]["actual_usd"] == 1.0
+    assert "Not priced: `job-b`." in (tmp_path / "ds" / "v=1" / "README.md").read_text()
+
+    plain = build_dataset(manifests, str(tmp_path / "plain"), DatasetSpec(name="plain"))
+    assert plain.card["cost"] is None and plain.asset_extra()["cost"] is None
+    assert "to label" not in (tmp_path / "plain" / "v=1" / "README.md").read_text()
+
+
 def test_nightly_versions_add_up_and_no_object_ever_changes_split(tmp_path):
     root = tmp_path / "ds"
     spec = DatasetSpec(name="digits")

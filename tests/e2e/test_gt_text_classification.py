@@ -52,6 +52,9 @@ def test_labels_the_new_texts_of_the_drop_into_a_dataset_version_then_skips_when
     assert source_dag == DAG_ID
     assert extra["version"] == 1 and extra["uri"] == f"s3://{aws.bucket}/datasets/tickets/v=1/"
     assert extra["counts"] == card["counts"]["per_split"] and extra["total"] == 40
+    # All human, priced: no saving, and no thresholds to show.
+    assert extra["cost"]["actual_usd"] == card["cost"]["actual_usd"] > 0 and extra["cost"]["saved_usd"] == 0
+    assert card["confidence_thresholds"] == {}
 
     second = dag.test(run_conf={"max_objects": 40, "workers_per_object": 2})
 
@@ -152,8 +155,28 @@ def test_automated_labeling_chains_the_model_from_night_to_night(aws, airflow_db
         "final_active_learning_model_arn": tonight["LabelingJobOutput"]["FinalActiveLearningModelArn"],
         "job_name": tonight["LabelingJobName"],
     }
-    cost = second.get_task_instance("label_texts").xcom_pull(task_ids="label_texts")["cost"]
+    labeled = second.get_task_instance("label_texts").xcom_pull(task_ids="label_texts")
+    cost = labeled["cost"]
     assert cost["saved_usd"] > 0
+    # The thresholds come from the job's IterationCompleted events, one per iteration that machine-labeled.
+    assert labeled["confidence_thresholds"] and all(0 < t <= 1 for t in labeled["confidence_thresholds"])
+
+    # The version tonight built carries what tonight's job cost (the parent's objects were paid for before).
+    card = json.loads(aws.get_text(f"s3://{aws.bucket}/datasets/tickets/v=2/dataset.json"))
+    assert card["cost"]["jobs"] == {tonight["LabelingJobName"]: round(cost["actual_usd"], 2)}
+    assert card["cost"]["saved_usd"] == round(cost["saved_usd"], 2)
+    assert card["confidence_thresholds"] == {tonight["LabelingJobName"]: labeled["confidence_thresholds"]}
+    readme = aws.get_text(f"s3://{aws.bucket}/datasets/tickets/v=2/README.md")
+    assert f"This version cost ${card['cost']['actual_usd']:,.2f} to label" in readme
+    assert f"automation saved ${card['cost']['saved_usd']:,.2f}" in readme
+    assert f"{labeled['confidence_thresholds'][0]:.3f}" in readme
+    extra = next(e for e, _ in asset_events("gt_dataset_tickets") if e.get("version") == 2)
+    assert extra["cost"] == {
+        "currency": "USD",
+        "actual_usd": card["cost"]["actual_usd"],
+        "saved_usd": card["cost"]["saved_usd"],
+        "all_human_usd": card["cost"]["all_human_usd"],
+    }
 
     assert second.get_task_instance("previous_model").xcom_pull(task_ids="previous_model") == model
     fresh = dag.test(run_conf={**conf, "start_fresh": True})

@@ -143,6 +143,7 @@ class BuiltDataset:
             "source_field": self.card["source_field"],
             "output_type": self.card["output_type"],
             "job_names": list(self.card["job_names"]),
+            "cost": _cost_extra(self.card.get("cost")),
         }
 
 
@@ -156,6 +157,7 @@ def build_dataset(
     log: Callable[[str], None] = lambda message: None,
     now: datetime | None = None,
     workers: int | None = None,
+    labeling: Sequence[Mapping[str, Any]] = (),
 ) -> BuiltDataset:
     """Build the next version of ``spec.name`` under ``destination`` from ``output_manifests``.
 
@@ -168,6 +170,10 @@ def build_dataset(
     ``workers`` processes read large local inputs, each its own byte range (see
     :mod:`gt_provider.datasets.passes.parallel`; the dataset is the same); the default is
     :func:`~gt_provider.datasets.passes.parallel.default_workers`, and 1 keeps the build in this process.
+
+    ``labeling``: the labeling operator's results of the jobs that made ``output_manifests``;
+    their ``cost`` and ``confidence_thresholds`` go into the card (what this version cost to
+    label, what automated labeling saved, the thresholds its machine labels met).
     """
     if not output_manifests:
         raise DatasetError("no output manifest to build a dataset from")
@@ -263,12 +269,49 @@ def build_dataset(
             "review": spec.describe()["review"],
             "label_mapping": spec.describe()["label_mapping"],
             "fingerprint": fingerprint,
+            **_labeling_card(labeling),
         }
         card["files"]["card"] = {"all": write_card_files(staging, card, plotter=plotter)}
         location.clear_uncommitted(new_version)
         location.write_version(new_version, staging, card)
     log(f"committed {version_uri}: {_counts_line(card)}")
     return BuiltDataset(new_version, version_uri, card)
+
+
+def _labeling_card(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """``cost`` (this version's labeling jobs, summed) and ``confidence_thresholds`` (per job) of the card.
+
+    ``cost`` is None when no job's actual cost is known (another backend's results, or worker
+    responses that could not be read); a job without one is listed under ``unpriced_jobs``.
+    """
+    priced = [r for r in results if (r.get("cost") or {}).get("actual_usd") is not None]
+    thresholds = {r["job_name"]: list(r["confidence_thresholds"]) for r in results if r.get("confidence_thresholds")}
+    card: dict[str, Any] = {"confidence_thresholds": thresholds}
+    if not priced:
+        card["cost"] = None
+        return card
+
+    def total(key: str) -> float:
+        return round(sum(float(r["cost"].get(key) or 0.0) for r in priced), 2)
+
+    card["cost"] = {
+        "currency": "USD",
+        "actual_usd": total("actual_usd"),
+        "all_human_usd": total("all_human_usd"),
+        "saved_usd": total("saved_usd"),
+        "jobs": {r["job_name"]: round(float(r["cost"]["actual_usd"]), 2) for r in priced},
+        "unpriced_jobs": sorted(r["job_name"] for r in results if r not in priced),
+        "pricing_source": priced[-1]["cost"].get("pricing_source"),
+        "pricing_as_of": priced[-1]["cost"].get("pricing_as_of"),
+    }
+    return card
+
+
+def _cost_extra(cost: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The Asset event's ``cost``: what this version cost to label and what automation saved."""
+    if not cost:
+        return None
+    return {key: cost[key] for key in ("currency", "actual_usd", "saved_usd", "all_human_usd")}
 
 
 def _label_map(parent: Mapping[str, Any] | None, label_ids: Mapping[str, float]) -> list[str]:

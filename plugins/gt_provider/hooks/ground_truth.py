@@ -216,6 +216,9 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
             job_name=job_name,
             output_manifest_uri=self.job_state(description).output_manifest_uri,  # type: ignore[arg-type]
             worker_responses_uri=f"{output_path}/{job_name}/annotations/worker-response/",
+            confidence_thresholds=tuple(self.confidence_thresholds(job_name))
+            if (description.get("LabelCounters") or {}).get("MachineLabeled")
+            else (),
         )
 
     @staticmethod
@@ -371,17 +374,37 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
         the events cannot be read (no log group or stream, access denied, no endpoint) a
         short note is logged and the list is empty: reading them never fails the caller.
         """
-        return self._read_job_events(job_name, limit) or []
+        return [event_text(message) for message in self._read_job_events(job_name, limit) or []]
+
+    def confidence_thresholds(self, job_name: str, limit: int = 100) -> list[float]:
+        """The confidence threshold of each automated-labeling iteration, oldest first, from the job's events.
+
+        The local Ground Truth's ``IterationCompleted`` events carry the threshold its
+        model's machine labels had to reach; AWS does not publish it, so this is empty on
+        AWS (and when the events cannot be read, as for :meth:`last_job_events`).
+        """
+        thresholds = []
+        for message in self._read_job_events(job_name, limit) or []:
+            try:
+                body = json.loads(message)
+            except ValueError:
+                continue
+            if isinstance(body, dict) and body.get("event") == "IterationCompleted":
+                threshold = body.get("threshold")
+                if isinstance(threshold, int | float):
+                    thresholds.append(float(threshold))
+        return thresholds
 
     def log_last_job_events(self, job_name: str, limit: int = 10) -> None:
         """Log the job's last ``limit`` events (see :meth:`last_job_events`), or a note why none; never raises."""
         try:
-            events = self._read_job_events(job_name, limit)
+            messages = self._read_job_events(job_name, limit)
         except Exception as error:  # the job's own end is what matters: its events are only context
             self.log.info("No events of labeling job %s: %s", job_name, error)
             return
-        if events is None:  # unreadable: _read_job_events said why
+        if messages is None:  # unreadable: _read_job_events said why
             return
+        events = [event_text(message) for message in messages]
         if not events:
             self.log.info("Labeling job %s has no events in CloudWatch Logs %s", job_name, JOB_EVENTS_LOG_GROUP)
             return
@@ -394,7 +417,7 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
         )
 
     def _read_job_events(self, job_name: str, limit: int) -> list[str] | None:
-        """The last events' texts, or None (and a note logged) when CloudWatch Logs cannot be read."""
+        """The last events' raw messages, or None (and a note logged) when CloudWatch Logs cannot be read."""
         try:
             response = self.logs_hook.conn.get_log_events(
                 logGroupName=JOB_EVENTS_LOG_GROUP, logStreamName=job_name, limit=limit, startFromHead=False
@@ -413,7 +436,7 @@ class GroundTruthHook(AwsBaseHook, LabelingBackend):
             self.log.info("No events of labeling job %s: CloudWatch Logs cannot be reached (%s)", job_name, error)
             return None
         events = sorted(response.get("events", []), key=lambda event: event.get("timestamp", 0))
-        return [event_text(event.get("message", "")) for event in events[-limit:]]
+        return [event.get("message", "") for event in events[-limit:]]
 
     # ------------------------------------------------------------------- S3 I/O
     def upload_text(self, text: str, s3_uri: str) -> str:

@@ -59,6 +59,13 @@ def _print_datasets(s3: Any, bucket: str) -> None:
         counts = ", ".join(f"{split} {count}" for split, count in card["counts"]["per_split"].items())
         print(f"dataset            {name} v={card['version']} ({counts}) {card['uri']}")
         print(f"labeled by         {', '.join(card.get('job_names') or ['-'])}")
+        cost = card.get("cost")
+        if cost:
+            saved = f"; automated labeling saved ${cost['saved_usd']:,.2f}" if cost.get("saved_usd") else ""
+            print(
+                f"labeling cost      ${cost['actual_usd']:,.2f} (all-human ${cost['all_human_usd']:,.2f}{saved}; "
+                f"prices of {cost.get('pricing_as_of') or '?'}, an estimate)"
+            )
 
 
 def _print_registered_models(sagemaker: Any) -> None:

@@ -51,7 +51,8 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     carries the version, URI and counts, so that training DAGs can be scheduled on it.
 
     :param output_manifests: Output manifest URI(s), oldest job first; a labeling task's
-        XCom (dict with ``output_manifest_uri``) is accepted too. (templated)
+        XCom (dict with ``output_manifest_uri``) is accepted too, and then its ``cost`` and
+        ``confidence_thresholds`` go into the card and the Asset event. (templated)
     :param dataset_uri: The dataset's root, e.g. ``s3://bucket/datasets/digits``. (templated)
     :param dataset_name: Defaults to the last part of ``dataset_uri``. (templated)
     :param ratios: ``{"train": 0.8, "validation": 0.1, "test": 0.1}`` or ``"0.8,0.1,0.1"``. (templated)
@@ -70,7 +71,9 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     :param asset: The dataset's Asset; added to ``outlets`` and given the event's extra.
 
     :return: the Asset event's extra: ``{"name", "version", "uri", "card_uri", "counts",
-        "total", "label_attribute", "source_field", "output_type", "job_names", "reused"}``
+        "total", "label_attribute", "source_field", "output_type", "job_names", "cost", "reused"}``;
+        ``cost`` is ``{"currency", "actual_usd", "saved_usd", "all_human_usd"}`` of this
+        version's labeling jobs, or None when they were given as URIs or not priced.
     """
 
     aws_hook_class = S3Hook
@@ -139,7 +142,12 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         if not is_s3_uri(self.dataset_uri):
             raise DatasetError(f"dataset_uri must be an s3:// prefix, got {self.dataset_uri!r}")
         built = build_dataset(
-            manifests, self.dataset_uri, self._spec(), s3_client=self.hook.get_conn(), log=self.log.info
+            manifests,
+            self.dataset_uri,
+            self._spec(),
+            s3_client=self.hook.get_conn(),
+            log=self.log.info,
+            labeling=_labeling_results(self.output_manifests),
         )
         card = built.card
         self.log.info(
@@ -154,6 +162,12 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         dropped = card["counts"].get("dropped") or {}
         if dropped:
             self.log.info("Left out: %s", ", ".join(f"{count:,} {reason}" for reason, count in dropped.items()))
+        if card.get("cost"):
+            self.log.info(
+                "Labeling this version cost $%.2f; automated labeling saved $%.2f",
+                card["cost"]["actual_usd"],
+                card["cost"]["saved_usd"],
+            )
         extra = {**built.asset_extra(), "reused": built.reused}
         if self.asset is not None:
             context["outlet_events"][self.asset].extra = extra
@@ -205,6 +219,12 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
             label_mapping=LabelMapping(dict(self.label_mapping)) if self.label_mapping else None,
             carry_forward=self.carry_forward,
         )
+
+
+def _labeling_results(value: str | Sequence[Any] | Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The labeling operators' results among ``output_manifests`` (URIs carry no cost)."""
+    items = [value] if isinstance(value, str | Mapping) else list(value)
+    return [item for item in items if isinstance(item, Mapping) and "job_name" in item]
 
 
 def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:

@@ -285,7 +285,10 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
     logs what it cost and what automated labeling saved.
 
     :return: ``{{"job_name", "labeling_job_arn", "status", "task_type", "label_attribute_name",
-        "input_manifest_uri", "output_path", "output_manifest_uri", "label_counters", "cost"}}``;
+        "input_manifest_uri", "output_path", "output_manifest_uri", "label_counters",
+        "final_active_learning_model_arn", "cost", "confidence_thresholds"}}``
+        (``confidence_thresholds``: automated labeling's per iteration, where the backend
+        reports it -- the local Ground Truth does, AWS does not);
         ``cost`` is ``{{"currency": "USD", "estimate_usd": {{... "low_usd", "high_usd",
         "without_automation_usd", "service_fee_usd", "people_usd", "automation_usd" ...}},
         "actual_usd", "all_human_usd", "saved_usd", "worker_seconds", "actual_breakdown_usd":
@@ -522,7 +525,19 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
                 objects_labeled_this_month=self.objects_labeled_this_month,
             )
             self.log.info("Labeling job %s (%s): %s", spec.job_name, state.progress, cost.summary())
-        return self.result(spec, state, output.output_manifest_uri, cost=costs.cost_report(pricing, estimate, cost))
+        if output.confidence_thresholds:
+            self.log.info(
+                "Machine labels of %s met confidence thresholds %s (one per iteration)",
+                spec.job_name,
+                ", ".join(f"{threshold:.3f}" for threshold in output.confidence_thresholds),
+            )
+        return self.result(
+            spec,
+            state,
+            output.output_manifest_uri,
+            cost=costs.cost_report(pricing, estimate, cost),
+            confidence_thresholds=output.confidence_thresholds,
+        )
 
     def _worker_time(self, worker_responses_uri: str) -> costs.WorkerTime:
         from gt_provider.datasets.workers.responses import WORKER_RESPONSE_FOLDER, read_worker_responses
@@ -557,6 +572,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
         output_manifest_uri: str | None = None,
         *,
         cost: Mapping[str, Any] | None = None,
+        confidence_thresholds: Sequence[float] = (),
     ) -> dict[str, Any]:
         """The small dict this operator returns (and pushes to XCom); the output manifest once collected."""
         return {
@@ -573,6 +589,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
                 "FinalActiveLearningModelArn"
             ),
             "cost": dict(cost) if cost is not None else None,
+            "confidence_thresholds": list(confidence_thresholds),
         }
 
 

@@ -64,6 +64,7 @@ def _provenance(card: Mapping[str, Any]) -> list[str]:
     jobs = card.get("job_names") or []
     if jobs:
         out.append(f"- Labeling job{'s' if len(jobs) > 1 else ''}: {', '.join(f'`{job}`' for job in jobs)}.")
+    out += _cost(card.get("cost"))
     parent = card.get("parent_version")
     if "parent_version" in card:
         out.append(f"- Parent version: {parent}." if parent is not None else "- First version.")
@@ -184,6 +185,23 @@ def _losses(card: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def _cost(cost: Mapping[str, Any] | None) -> list[str]:
+    """ "This version cost $X; automation saved $Y", with the jobs and the pricing's date."""
+    if not cost:
+        return []
+    jobs = ", ".join(f"`{job}` ${usd:,.2f}" for job, usd in (cost.get("jobs") or {}).items())
+    line = f"- This version cost ${cost['actual_usd']:,.2f} to label ({jobs})"
+    if cost.get("saved_usd"):
+        line += f"; automation saved ${cost['saved_usd']:,.2f} (all-human: ${cost['all_human_usd']:,.2f})"
+    out = [line + "."]
+    if cost.get("unpriced_jobs"):
+        out.append(f"- Not priced: {', '.join(f'`{job}`' for job in cost['unpriced_jobs'])}.")
+    out.append(
+        f"  Prices of {cost.get('pricing_as_of') or '?'} from {cost.get('pricing_source') or '?'}: an estimate, not a bill."
+    )
+    return out
+
+
 def _annotation(card: Mapping[str, Any]) -> list[str]:
     annotation = card.get("annotation") or {}
     human, machine = int(annotation.get("human") or 0), int(annotation.get("machine") or 0)
@@ -200,7 +218,17 @@ def _annotation(card: Mapping[str, Any]) -> list[str]:
     if machine:
         out += _annotation_table(annotation.get("per_split") or {})
         out += _machine_confidence(annotation.get("machine_confidence") or {})
+        out += _thresholds(card.get("confidence_thresholds") or {})
     return out
+
+
+def _thresholds(thresholds: Mapping[str, Sequence[float]]) -> list[str]:
+    """The confidence threshold each job's machine labels had to reach, per iteration (where reported)."""
+    if not thresholds:
+        return ["The labeling backend did not report its confidence thresholds (AWS does not publish them).", ""]
+    out = ["Confidence threshold the machine labels had to reach, per iteration of the job:", ""]
+    out += [f"- `{job}`: {', '.join(f'{value:.3f}' for value in values)}" for job, values in thresholds.items()]
+    return [*out, ""]
 
 
 def _annotation_table(per_split: Mapping[str, Mapping[str, Mapping[str, int]]]) -> list[str]:
