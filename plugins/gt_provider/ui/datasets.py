@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gt_provider.datasets.card import README_FILE
+from gt_provider.datasets.card import README_FILE, strip_front_matter
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -106,7 +106,8 @@ def card_html(markdown: str, file_url: Callable[[str], str]) -> str:
     """The card's Markdown as HTML; its plots' relative links point at ``file_url(name)``.
 
     Raw HTML in the card is escaped, not rendered (the card quotes labels and instructions
-    that people typed).
+    that people typed). The Hugging Face YAML front matter of a version with the
+    ``huggingface`` format is metadata for the Hub, not text for people: it is left out.
     """
     from markdown_it import MarkdownIt
 
@@ -116,7 +117,7 @@ def card_html(markdown: str, file_url: Callable[[str], str]) -> str:
             target = file_url(target)
         return f"![{match.group(1)}]({target})"
 
-    return MarkdownIt("js-default").render(_IMAGE_LINK.sub(image, markdown))
+    return MarkdownIt("js-default").render(_IMAGE_LINK.sub(image, strip_front_matter(markdown)))
 
 
 def aws_conn_id_of_run(session: Session, dag_id: str, run_id: str) -> str:

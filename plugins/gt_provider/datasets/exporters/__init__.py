@@ -23,13 +23,17 @@ format                 files                                                    
 ``fasttext``           ``fasttext/<split>.txt`` (``__label__<name> text``)       class, multi-label (text)
 ``conll``              ``conll/<split>.conll`` (``token TAG``, BIO)              entities
 ``spacy``              ``spacy/<split>.json`` (``[text, {"entities": [...]}]``)  entities
+``huggingface``        ``huggingface/<split>.parquet`` (ClassLabel ids,          class, multi-label,
+                       images as S3 URIs; ``load_dataset(<version>)`` reads      verification, boxes,
+                       it through the card README's YAML front matter)           entities
 =====================  ========================================================  =========================
 
 Class ids in these files come from the dataset's label map (``dataset.json``): the index,
 plus one in COCO, so that versions built from several jobs agree. The augmented manifest's
 lines are Ground Truth's, rewritten only where a job's ids differ from the label map's. Exporters can
 write failed objects (``augmented-manifest`` and ``jsonl`` keep them, the others skip them);
-the dataset build hands them none. Each exporter's docstring says the details. Standard library and orjson only: no Airflow, no NumPy.
+the dataset build hands them none. Each exporter's docstring says the details. Standard library and orjson only: no Airflow, no NumPy (``huggingface`` imports pyarrow when
+it writes its first row group, never at import).
 
 Use::
 
@@ -47,6 +51,7 @@ from types import MappingProxyType
 
 from gt_provider.datasets.exporters.base import Exporter, check_formats
 from gt_provider.datasets.exporters.detection import CocoExporter, VocExporter, YoloExporter, yolo_stem
+from gt_provider.datasets.exporters.huggingface import HuggingFaceExporter
 from gt_provider.datasets.exporters.manifests import (
     AugmentedManifestExporter,
     ClassListingExporter,
@@ -78,6 +83,7 @@ EXPORTERS: Mapping[str, type[Exporter]] = MappingProxyType(
             FastTextExporter,
             ConllExporter,
             SpacyExporter,
+            HuggingFaceExporter,
         )
     }
 )
@@ -104,6 +110,7 @@ __all__ = [
     "CsvExporter",
     "Exporter",
     "FastTextExporter",
+    "HuggingFaceExporter",
     "JsonLinesExporter",
     "SpacyExporter",
     "VocExporter",
