@@ -216,3 +216,14 @@ def test_a_class_appended_late_is_named_in_every_file(tmp_path):
     )
     assert loaded.features["label"].names == ["dog", "cat", "bird"]
     assert loaded.num_rows == ROW_GROUP_ROWS + 1 and loaded[-1]["label"] == 2
+
+
+def test_the_ui_card_page_shows_the_card_without_its_front_matter(tmp_path):
+    from gt_provider.ui.datasets import card_html
+
+    version, _ = build(tmp_path, classification_manifest(tmp_path, 30), "dogs")
+
+    html = card_html((version / "README.md").read_text(), lambda name: f"/files/{name}")
+
+    assert html.startswith("<h1>dogs — version 1</h1>")
+    assert "license: other" not in html and "class_label" not in html

@@ -6,16 +6,18 @@ the consolidation was, and which workers disagree with everybody else. ``dataset
 holds all of it as data (assembled by the build module); this module turns it into a
 ``README.md`` with warnings when a number crosses a threshold, and plots.
 
-Standard library only (matplotlib draws the plots inside :mod:`gt_provider.datasets.card.plots`
+Standard library only, PyYAML for the Hugging Face front matter (matplotlib draws the plots inside :mod:`gt_provider.datasets.card.plots`
 when it is installed).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from gt_provider.datasets.card.croissant import CROISSANT_FILE, croissant
 from gt_provider.datasets.card.plots import AGREEMENT_FILE, CLASS_BALANCE_FILE, CONFIDENCE_FILE, PLOT_FILES, Plotter
 from gt_provider.datasets.card.sections import (
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
@@ -33,10 +35,13 @@ from gt_provider.datasets.card.sections import (
     _workers,
 )
 from gt_provider.datasets.card.statistics import CONFIDENCE_BINS, DatasetStatistics
+from gt_provider.datasets.exporters.huggingface import FORMAT_NAME as HUGGINGFACE_FORMAT
+from gt_provider.datasets.exporters.huggingface import huggingface_front_matter
 
 __all__ = [
     "CHART_FILE",
     "CONFIDENCE_BINS",
+    "CROISSANT_FILE",
     "MAX_FAILED_SHARE",
     "MIN_MEAN_CONFIDENCE",
     "MIN_OBJECTS_PER_CLASS_AND_SPLIT",
@@ -46,6 +51,8 @@ __all__ = [
     "DatasetStatistics",
     "card_readme",
     "card_warnings",
+    "front_matter",
+    "strip_front_matter",
     "write_card_files",
 ]
 
@@ -151,12 +158,15 @@ def card_readme(
 
 
 def write_card_files(directory: Path, card: Mapping[str, Any], *, plotter: Plotter | None = None) -> list[str]:
-    """Write ``README.md`` and its plots (when matplotlib is installed) into ``directory``.
+    """Write ``README.md``, its plots (when matplotlib is installed) and ``croissant.json`` into ``directory``.
 
     The plots are drawn in a fresh interpreter: ``plotter``'s (the build starts one early),
-    or one started here. Returns the paths written, relative to ``directory``.
-    ``dataset.json`` is not written here: the build writes it last, as the mark that the
-    version is complete.
+    or one started here. A version with the ``huggingface`` format gets Hugging Face's YAML
+    front matter on its README (configs, features, splits), so the folder is a Hub dataset
+    repository as it is. ``croissant.json`` describes every file written before it, with
+    checksums (:mod:`gt_provider.datasets.card.croissant`). Returns the paths written,
+    relative to ``directory``. ``dataset.json`` is not written here: the build writes it
+    last, as the mark that the version is complete.
     """
     from gt_provider.datasets.card.plots import render_apart
 
@@ -166,8 +176,28 @@ def write_card_files(directory: Path, card: Mapping[str, Any], *, plotter: Plott
     for name, png in plots.images.items():
         (directory / name).write_bytes(png)
     readme = card_readme(card, plots=plots.images.keys(), plots_missing_reason=plots.missing_reason)
+    if HUGGINGFACE_FORMAT in (card.get("files") or {}):
+        readme = front_matter(huggingface_front_matter(card)) + readme
     (directory / README_FILE).write_text(readme, encoding="utf-8")
-    return [README_FILE, *plots.images]
+    written = [README_FILE, *plots.images]
+    document = croissant(directory, card, written)
+    (directory / CROISSANT_FILE).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return [*written, CROISSANT_FILE]
+
+
+def front_matter(metadata: Mapping[str, Any]) -> str:
+    """``metadata`` as a README's YAML front matter block (``---`` lines around it)."""
+    import yaml  # PyYAML: with Airflow (and datasets) wherever datasets are built
+
+    return "---\n" + yaml.safe_dump(dict(metadata), sort_keys=False, allow_unicode=True) + "---\n"
+
+
+def strip_front_matter(markdown: str) -> str:
+    """``markdown`` without a leading YAML front matter block (what the Hub reads, not what people read)."""
+    if not markdown.startswith("---\n"):
+        return markdown
+    end = markdown.find("\n---\n", 3)
+    return markdown if end < 0 else markdown[end + len("\n---\n") :].lstrip("\n")
 
 
 # ------------------------------------------------------------------ README sections
