@@ -134,3 +134,21 @@ def test_a_version_built_in_s3_lists_the_checksums_of_its_uploaded_files(aws, tm
         body = s3.get_object(Bucket=aws.bucket, Key=prefix + entry["contentUrl"])["Body"].read()
         assert hashlib.sha256(body).hexdigest() == entry["sha256"], entry["contentUrl"]
     assert aws.get_text(f"{built.uri}README.md").startswith("---\nlicense: other\n")
+
+
+def test_entity_records_carry_their_spans(tmp_path):
+    from tests.datasets.test_huggingface import text_manifest
+
+    version, card = build(tmp_path, [text_manifest(tmp_path, "text-span", 6)], "ner", ratios={"train": 1.0})
+
+    _, dataset = load(version)
+
+    assert not dataset.metadata.ctx.issues.errors
+    [source] = {json.dumps(row["ner-labeling-job-attribute-name"]) for row in manifest_rows(version, card)["train"]}
+    spans = json.loads(source)["annotations"]["entities"]
+    records = list(dataset.records("records"))
+    assert len(records) == 6
+    for record in records:
+        got = [(e["records/entities/start"], e["records/entities/end"]) for e in record["records/entities"]]
+        assert got == [(s["startOffset"], s["endOffset"]) for s in spans]
+        assert [text(e["records/entities/label"]) for e in record["records/entities"]] == [s["label"] for s in spans]

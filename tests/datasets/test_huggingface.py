@@ -227,3 +227,38 @@ def test_the_ui_card_page_shows_the_card_without_its_front_matter(tmp_path):
 
     assert html.startswith("<h1>dogs — version 1</h1>")
     assert "license: other" not in html and "class_label" not in html
+
+
+def text_manifest(tmp_path: Path, fixture: str, count: int) -> Path:
+    """``count`` copies of a text sample of the guide, each text made unique by a suffix (offsets unchanged)."""
+    sample = fixture_line(fixture)
+    lines = [json.dumps(dict(sample, source=f"{sample['source']} #{index}")) for index in range(count)]
+    path = tmp_path / f"{fixture}.manifest"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_entities_and_multi_labels_load_with_their_class_names(tmp_path):
+    version, card = build(tmp_path, text_manifest(tmp_path, "text-span", 12), "ner", ratios={"train": 1.0})
+
+    [train] = datasets.load_dataset(str(version), cache_dir=str(tmp_path / "hf-cache")).values()
+
+    label = train.features["entities"].feature["label"]
+    for row, source in zip(train, manifest_rows(version, card)["train"], strict=True):
+        spans = source["ner-labeling-job-attribute-name"]["annotations"]["entities"]
+        assert row["text"] == source["source"]
+        assert [(e["start"], e["end"], label.int2str(e["label"])) for e in row["entities"]] == [
+            (s["startOffset"], s["endOffset"], s["label"]) for s in spans
+        ]
+        assert [e["text"] for e in row["entities"]] == [
+            source["source"][s["startOffset"] : s["endOffset"]] for s in spans
+        ]
+
+    version, card = build(
+        tmp_path, text_manifest(tmp_path, "text-classification-multilabel", 5), "moods", ratios={"train": 1.0}
+    )
+    [train] = datasets.load_dataset(str(version), cache_dir=str(tmp_path / "hf-cache")).values()
+    assert train.features["labels"].feature.names == ["positive"]
+    assert train["labels"] == [[0]] * 5
+    front = yaml.safe_load((version / "README.md").read_text().split("---\n")[1])
+    assert front["task_ids"] == ["multi-label-classification"]
