@@ -30,7 +30,7 @@ def test_dags_import_without_errors():
 
 #: What the DAG processor must not pay for at parse time (and boto3 for include/pipeline.py,
 #: which the DAG files import: the Amazon provider's operators bring boto3 to DAG files anyway).
-HEAVY = ("sklearn", "PIL", "moto", "pandas", "numpy.linalg", "matplotlib")
+HEAVY = ("sklearn", "PIL", "moto", "pandas", "numpy.linalg", "matplotlib", "pyarrow", "datasets", "mlcroissant")
 DAG_FILES = sorted(path.name for path in (REPO / "dags").glob("*.py"))
 
 

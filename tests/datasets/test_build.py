@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gt_provider.datasets.build import DatasetSpec, build_dataset
+from gt_provider.datasets.diff import diff_versions
 from gt_provider.datasets.errors import DatasetError, DatasetVersionExistsError, MalformedOutputManifestError
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter
 from gt_provider.datasets.storage import DatasetLocation
 from tests.labeling_fixtures import CLASSES, labeling_request, put_classification_inputs
 
 ATTRIBUTE = "animal"
+#: A creation date after output_line's default: the later job's label wins.
+LATER = "2026-11-02T00:00:00.000000"
 
 
 def output_line(
@@ -158,6 +162,63 @@ def test_a_job_without_an_actual_cost_is_named_and_uris_alone_carry_no_cost(tmp_
     plain = build_dataset(manifests, str(tmp_path / "plain"), DatasetSpec(name="plain"))
     assert plain.card["cost"] is None and plain.asset_extra()["cost"] is None
     assert "to label" not in (tmp_path / "plain" / "v=1" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_card_says_what_changed_since_the_parent_version(tmp_path, workers, monkeypatch):
+    from gt_provider.datasets.passes import parallel
+
+    monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", 0)  # tiny inputs, cut into ranges all the same
+    root = tmp_path / "ds"
+    first = build_dataset([job_output(tmp_path, "night-1", 30)], str(root), DatasetSpec(name="ds"), workers=workers)
+    assert "changes" not in first.card
+    # Night 2: ten new objects; objects 0-3 get another class (one along CLASSES), 4-5 the same one again.
+    night2 = write(
+        tmp_path / "night-2.manifest",
+        [
+            *(output_line(f"s3://b/img/{i}.png", CLASSES[(i + 1) % 3], job="night-2", date=LATER) for i in range(4)),
+            *(output_line(f"s3://b/img/{i}.png", CLASSES[i % 3], job="night-2", date=LATER) for i in range(4, 6)),
+            *(output_line(f"s3://b/img/{i}.png", CLASSES[i % 3], job="night-2") for i in range(30, 40)),
+        ],
+    )
+
+    second = build_dataset([night2], str(root), DatasetSpec(name="ds"), workers=workers)
+
+    changes = second.card["changes"]
+    counts = tuple(changes[key] for key in ("since_version", "added", "relabeled", "removed", "unchanged"))
+    assert counts == (1, 10, 4, 0, 26)
+    expected = Counter((CLASSES[i % 3], CLASSES[(i + 1) % 3]) for i in range(4))
+    assert {(r["old"], r["new"]): r["objects"] for r in changes["relabelings"]} == expected
+    assert {e["source"] for e in changes["relabeled_examples"]} == {f"s3://b/img/{i}.png" for i in range(4)}
+    assert {e["job"] for e in changes["relabeled_examples"]} == {"night-2"}
+    readme = (root / "v=2" / "README.md").read_text()
+    assert "Since v=1: 10 objects added, 4 relabeled, 0 removed, 26 unchanged" in readme
+    split = splits_of(root, 2)["s3://b/img/0.png"]
+    assert f"- `s3://b/img/0.png` ({split}): {CLASSES[0]} → {CLASSES[1]}, job `night-2`" in readme
+    # The build's count agrees with the CLI's diff of the two committed versions.
+    diff = diff_versions(str(root), 1, 2)
+    assert (len(diff.added), len(diff.relabeled), len(diff.removed), diff.unchanged) == counts[1:]
+    assert {c.source for c in diff.relabeled} == {e["source"] for e in changes["relabeled_examples"]}
+
+
+def test_objects_a_filter_now_leaves_out_are_removed_since_the_parent(tmp_path):
+    root = tmp_path / "ds"
+    build_dataset([job_output(tmp_path, "night-1", 20, confidence=0.95)], str(root), DatasetSpec(name="ds"))
+    # Night 2 relabels objects 0-2 with low confidence; the min_confidence filter leaves them out.
+    night2 = write(
+        tmp_path / "night-2.manifest",
+        [
+            output_line(f"s3://b/img/{i}.png", CLASSES[i % 3], job="night-2", date=LATER, confidence=0.3)
+            for i in range(3)
+        ],
+    )
+    spec = DatasetSpec(name="ds", object_filter=ObjectFilter(min_confidence=0.5))
+
+    changes = build_dataset([night2], str(root), spec).card["changes"]
+
+    assert (changes["added"], changes["relabeled"], changes["removed"], changes["unchanged"]) == (0, 0, 3, 17)
+    diff = diff_versions(str(root), 1, 2)
+    assert sorted(c.source for c in diff.removed) == [f"s3://b/img/{i}.png" for i in range(3)]
 
 
 def test_nightly_versions_add_up_and_no_object_ever_changes_split(tmp_path):

@@ -14,6 +14,7 @@ from PIL import Image
 from gt_provider.datasets.build import DatasetSpec, build_dataset
 from gt_provider.datasets.card import (
     CHART_FILE,
+    CROISSANT_FILE,
     MAX_FAILED_SHARE,
     MIN_MEAN_CONFIDENCE,
     MIN_OBJECTS_PER_CLASS_AND_SPLIT,
@@ -511,9 +512,10 @@ class TestWriteCardFiles:
 
         written = write_card_files(tmp_path / "staging", card)
 
-        assert written[0] == README_FILE and set(written[1:]) <= set(PLOT_FILES) and CHART_FILE in written
+        assert written[0] == README_FILE and written[-1] == CROISSANT_FILE
+        assert set(written[1:-1]) <= set(PLOT_FILES) and CHART_FILE in written
         readme = (tmp_path / "staging" / README_FILE).read_text(encoding="utf-8")
-        for name in written[1:]:
+        for name in written[1:-1]:
             assert f"]({name})" in readme, f"{name} is written but not shown"
             png = (tmp_path / "staging" / name).read_bytes()
             assert png.startswith(PNG_SIGNATURE)
@@ -530,7 +532,7 @@ class TestWriteCardFiles:
 
         written = write_card_files(tmp_path, _card())
 
-        assert written == [README_FILE]
+        assert written == [README_FILE, CROISSANT_FILE]
         assert not any((tmp_path / name).exists() for name in PLOT_FILES)
         assert "No plots: matplotlib is not installed" in (tmp_path / README_FILE).read_text(encoding="utf-8")
 

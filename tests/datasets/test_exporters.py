@@ -192,6 +192,7 @@ def test_every_format_is_registered_under_its_name():
         "fasttext",
         "conll",
         "spacy",
+        "huggingface",
     ]
     assert all(exporter.name == name for name, exporter in EXPORTERS.items())
 

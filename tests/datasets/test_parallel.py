@@ -60,7 +60,8 @@ def _files(root: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(root)): path.read_bytes()
         for path in sorted(root.rglob("*"))
-        if path.is_file() and path.name not in {"dataset.json", "README.md"}  # they name their own folder
+        # They name their own folder (croissant.json gives README.md's size and sha256).
+        if path.is_file() and path.name not in {"dataset.json", "README.md", "croissant.json"}
     }
 
 

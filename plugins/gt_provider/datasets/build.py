@@ -225,7 +225,9 @@ def build_dataset(
         def write_splits_index() -> None:
             _write_splits_index(staging / SPLITS_INDEX, pinned_index, scanned, assignment, names)
 
-        destination = Destination(assignment, names, label_map, staging, statistics)
+        destination = Destination(
+            assignment, names, label_map, staging, statistics, parent_rows=_parent_rows(scanned, sources)
+        )
         if pool is None:
             written = write(scanned, sources, selection, destination, worker_data, s3_client, log)
             write_splits_index()
@@ -271,11 +273,30 @@ def build_dataset(
             "fingerprint": fingerprint,
             **_labeling_card(labeling),
         }
+        if parent_version is not None and spec.carry_forward:
+            card["changes"] = written.changes.card(parent_version)
         card["files"]["card"] = {"all": write_card_files(staging, card, plotter=plotter)}
         location.clear_uncommitted(new_version)
         location.write_version(new_version, staging, card)
     log(f"committed {version_uri}: {_counts_line(card)}")
     return BuiltDataset(new_version, version_uri, card)
+
+
+def _parent_rows(scanned: Scan, sources: Sequence[Source]) -> frozenset[int]:
+    """The rows of sources labeled more than once that the parent version's carried-forward files hold."""
+    repeated = sorted(row for rows in scanned.repeats.values() for row in rows)
+    if not repeated:
+        return frozenset()
+    parent: list[int] = []
+    first_row, index = 0, 0
+    for part, lines in zip(scanned.parts, scanned.lines, strict=True):
+        end = first_row + len(lines)
+        while index < len(repeated) and repeated[index] < end:
+            if sources[part.source].pinned is not None:
+                parent.append(repeated[index])
+            index += 1
+        first_row = end
+    return frozenset(parent)
 
 
 def _labeling_card(results: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -9,6 +9,9 @@ file; a box that a later adjustment job moved is relabeled even if its class sta
 object that only changed split is not counted (splits are stable from version to version
 unless the split settings changed).
 
+:class:`Changes` counts the same while a version is built (its card's ``changes``), from
+the labels the build already reads: the parent's carried-forward objects and the new jobs'.
+
 Memory: one small entry per object of each version (its split, a label signature and the
 job name), so a million-object pair of versions needs a few hundred MB. Standard library
 only, plus boto3 for ``s3://`` roots.
@@ -98,6 +101,76 @@ class DatasetDiff:
             "unchanged": self.unchanged,
             **{title: [asdict(c) for c in getattr(self, title)] for title in ("added", "relabeled", "removed")},
         }
+
+
+#: Relabeled objects a card lists by name; the rest are counted.
+MAX_CARD_EXAMPLES = 10
+
+
+@dataclass
+class Changes:
+    """Objects added, relabeled, removed and unchanged since the parent version, counted while a version is written.
+
+    The dataset build's writer calls :meth:`compare` for a source with a parent label and a
+    new one, and counts the rest; the counts of processes that wrote parts of one version
+    are added up (:meth:`merge`). Only the commonest relabelings (old -> new label) and the
+    :data:`MAX_CARD_EXAMPLES` relabeled objects first by source are kept; ``python -m gt_provider.datasets
+    diff`` lists every change of two committed versions.
+    """
+
+    added: int = 0
+    relabeled: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    relabelings: Counter[tuple[str, str]] = field(default_factory=Counter)
+    examples: list[Change] = field(default_factory=list)
+
+    def compare(self, old: LabeledObject, new: LabeledObject, split: str) -> None:
+        """Count ``new`` (written to ``split``) against the parent's label ``old`` of the same source."""
+        if same_label(old, new):
+            self.unchanged += 1
+            return
+        self.relabeled += 1
+        change = Change(new.source, split, label_text(old), label_text(new), new.job_name.removeprefix(JOB_PREFIX))
+        self.relabelings[(change.old, change.new)] += 1  # type: ignore[index]
+        self.examples.append(change)
+        if len(self.examples) > 4 * MAX_CARD_EXAMPLES:
+            self._keep_first_examples()
+
+    def merge(self, other: Changes) -> None:
+        self.added += other.added
+        self.relabeled += other.relabeled
+        self.removed += other.removed
+        self.unchanged += other.unchanged
+        self.relabelings.update(other.relabelings)
+        self.examples += other.examples
+        self._keep_first_examples()
+
+    def _keep_first_examples(self) -> None:
+        """The examples are the relabeled objects first by source: the same whichever process counted them."""
+        self.examples = sorted(self.examples, key=lambda change: change.source)[:MAX_CARD_EXAMPLES]
+
+    def card(self, since_version: int) -> dict[str, Any]:
+        """The card's ``changes``: the counts, the ten commonest relabelings, the first relabeled objects."""
+        return {
+            "since_version": since_version,
+            "added": self.added,
+            "relabeled": self.relabeled,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "relabelings": [
+                {"old": old, "new": new, "objects": count}
+                for (old, new), count in sorted(self.relabelings.items(), key=lambda item: (-item[1], item[0]))[:10]
+            ],
+            "relabeled_examples": [
+                asdict(change) for change in sorted(self.examples, key=lambda c: c.source)[:MAX_CARD_EXAMPLES]
+            ],
+        }
+
+
+def same_label(old: LabeledObject, new: LabeledObject) -> bool:
+    """Whether two labels of one object are the same label (see the module docstring)."""
+    return _signature(old) == _signature(new)
 
 
 def label_text(obj: LabeledObject) -> str:

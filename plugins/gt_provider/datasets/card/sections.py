@@ -68,6 +68,7 @@ def _provenance(card: Mapping[str, Any]) -> list[str]:
     parent = card.get("parent_version")
     if "parent_version" in card:
         out.append(f"- Parent version: {parent}." if parent is not None else "- First version.")
+        out += _changes(card.get("changes"), card.get("version"))
     splits = card.get("splits") or {}
     ratios = splits.get("ratios") or {}
     if ratios:
@@ -183,6 +184,29 @@ def _losses(card: Mapping[str, Any]) -> list[str]:
             out.append(f"| {_cell(reason)} | {n:,} | {_share(n, read)} |")
     out.append("")
     return out
+
+
+def _changes(changes: Mapping[str, Any] | None, version: Any) -> list[str]:
+    """What changed since the parent version: counts, the commonest relabelings, the first relabeled objects."""
+    if not changes:
+        return []
+    since = changes["since_version"]
+    out = [
+        f"- Since v={since}: {changes['added']:,} objects added, {changes['relabeled']:,} relabeled, "
+        f"{changes['removed']:,} removed, {changes['unchanged']:,} unchanged. Every change: "
+        f"`python -m gt_provider.datasets diff <dataset root> {since} {version}`."
+    ]
+    relabelings = changes.get("relabelings") or []
+    if not relabelings:
+        return out
+    out += ["", "| relabeled from | to | objects |", "|---|---|---:|"]
+    out += [f"| {_cell(r['old'])} | {_cell(r['new'])} | {r['objects']:,} |" for r in relabelings]
+    out += ["", "First relabeled objects (old → new label, by which job):", ""]
+    out += [
+        f"- `{_cell(e['source'][:120])}` ({e['split']}): {e['old']} → {e['new']}, job `{e['job']}`"
+        for e in changes.get("relabeled_examples") or []
+    ]
+    return [*out, ""]
 
 
 def _cost(cost: Mapping[str, Any] | None) -> list[str]:

@@ -304,6 +304,7 @@ def write_parts(
                 list(label_map),
                 folders / str(number),
                 wanted,
+                destination.parent_rows,
             )
         )
         part_index += len(parts)
@@ -320,6 +321,7 @@ def write_parts(
             source.job_names |= part_source.job_names
         label_map += [name for name in part_label_map if name not in label_map]
         _merge_written(written, part_written)
+        written.changes.merge(part_written.changes)
         for digest, labels in part_written.held.items():
             held.setdefault(digest, []).extend(labels)
         part_files.append((folders / str(number), part_written.files))
@@ -327,7 +329,9 @@ def write_parts(
         settler = Writer(result.kind, {}, selection, dataclasses.replace(destination, staging=folders / "held"))
         for labels in held.values():
             settler.settle(labels)
-        part_files.append((folders / "held", settler.close().files))
+        settled = settler.close()
+        written.changes.merge(settled.changes)
+        part_files.append((folders / "held", settled.files))
     written.files = _concatenate(part_files, staging, names)
     shutil.rmtree(folders)
     return written
@@ -389,9 +393,11 @@ def _write_task(
     label_map: list[str],
     folder: Path,
     wanted: dict[str, list[str]],
+    parent_rows: frozenset[int],
 ) -> tuple[Written, DatasetStatistics, list[Source], list[str]]:
     statistics = DatasetStatistics(names)
-    writer = Writer(expected[1], repeats, selection, Destination(assignment, names, label_map, folder, statistics))
+    destination = Destination(assignment, names, label_map, folder, statistics, parent_rows)
+    writer = Writer(expected[1], repeats, selection, destination)
     writer.written.output_type, writer.written.kind, writer.written.attribute = expected
     writer.want(wanted)
     writer.read(sources, parts, lines, first_row, None, _quiet)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from gt_provider.datasets.card.statistics import DatasetStatistics
+from gt_provider.datasets.diff import Changes
 from gt_provider.datasets.errors import LineProblem
 from gt_provider.datasets.exporters import exporters_for
 from gt_provider.datasets.passes.inputs import PROGRESS_EVERY, Part, Selection, Source, WorkerResponses
@@ -37,6 +38,8 @@ class Written:
     problem_total: int = 0
     #: Labels of sources labeled more than once whose other rows this writer did not read.
     held: dict[int, list[tuple[int, LabeledObject]]] = field(default_factory=dict)
+    #: What changed since the parent version (counted only when its objects are carried forward).
+    changes: Changes = field(default_factory=Changes)
 
     def problem(self, item: LineProblem) -> None:
         self.problem_total += 1
@@ -73,6 +76,8 @@ class Destination:
     #: The folder the exporters write into (one folder per format).
     staging: Path
     statistics: DatasetStatistics
+    #: Rows of sources labeled more than once that come from the parent version (its carried-forward objects).
+    parent_rows: frozenset[int] = frozenset()
 
 
 def write(
@@ -120,6 +125,7 @@ class Writer:
             classes = exporters_for(selection.formats, kind, source_field=None)
             self.exporters = [cls(destination.staging / cls.name, names, label_map) for cls in classes]
         self._repeated = {row: digest for digest, rows in repeats.items() for row in rows}
+        self._parent_rows = destination.parent_rows
         self._held: dict[int, list[tuple[int, LabeledObject]]] = {}
         self._known = set(label_map)
         self._filtering = selection.filtering
@@ -141,9 +147,10 @@ class Writer:
     ) -> None:
         """Write the objects of ``parts``, whose scanned lines are ``lines_per_part``."""
         written, statistics, selection = self.written, self.statistics, self.selection
-        mapping, repeated, emit = selection.label_mapping, self._repeated, self.emit
+        mapping, repeated, emit, changes = selection.label_mapping, self._repeated, self.emit, self.written.changes
         for part, lines in zip(parts, lines_per_part, strict=True):
             source = sources[part.source]
+            from_parent = source.pinned is not None
             cursor, last_job = 0, None
             want = self._wanted.get(source.uri)
             parse = OutputManifestParser(selection.attribute, manifest=source.uri).parse
@@ -179,7 +186,13 @@ class Writer:
                     continue
                 digest = repeated.get(row)
                 if digest is None:
-                    emit(row, item)
+                    if emit(row, item):
+                        if from_parent:
+                            changes.unchanged += 1
+                        else:
+                            changes.added += 1
+                    elif from_parent:
+                        changes.removed += 1
                 else:  # hold a repeated source's labels until its last one is read, then keep the newest
                     waiting = self._held.setdefault(digest, [])
                     waiting.append((row, item))
@@ -189,13 +202,13 @@ class Writer:
                     log(f"wrote {row:,} objects")
             first_row += len(lines)
 
-    def emit(self, row: int, item: LabeledObject) -> None:
-        """Write ``item`` (at ``row``) in its split, unless the selection drops it."""
+    def emit(self, row: int, item: LabeledObject) -> bool:
+        """Write ``item`` (at ``row``) in its split, unless the selection drops it; whether it was written."""
         if self._filtering:
             reason = self.selection.drop_reason(item)
             if reason is not None:
                 self.statistics.drop(reason)
-                return
+                return False
         known = self._known
         if item.kind is _CLASS and item.classes[0].name in known:  # the common case, checked cheaply
             pass
@@ -208,13 +221,25 @@ class Writer:
         for exporter in self.exporters:
             exporter.write(split, item)
         self.statistics.add(split, item)
+        return True
 
     def settle(self, labels: list[tuple[int, LabeledObject]]) -> None:
-        """Every label of one source, (row, record): keep the newest, count the others as duplicates."""
+        """Every label of one source, (row, record): keep the newest, count the others as duplicates.
+
+        A parent version's label among them makes the source unchanged, relabeled or removed
+        in :attr:`Written.changes`; without one it is added.
+        """
         latest = max(labels, key=lambda pair: (_stamp(pair[1].creation_date), pair[0]))
         for _ in range(len(labels) - 1):
             self.statistics.drop("duplicate")
-        self.emit(*latest)
+        parent = [item for row, item in labels if row in self._parent_rows]
+        changes = self.written.changes
+        if not self.emit(*latest):
+            changes.removed += bool(parent)
+        elif not parent:
+            changes.added += 1
+        else:
+            changes.compare(parent[-1], latest[1], self.names[self.assignment[latest[0]]])
 
     def close(self) -> Written:
         """Finish the files; what is returned lists them, with the labels still held."""
