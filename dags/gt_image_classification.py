@@ -85,6 +85,6 @@ with pipeline.pipeline_dag(
         **pipeline.automated_labeling_arguments(LEDGER_URI, after=checked),
     )
     dataset = pipeline.record_and_build_dataset(
-        labeling.output, ledger_uri=LEDGER_URI, dataset=DATASET, formats=["jsonl", "class-listing"]
+        labeling.output, ledger_uri=LEDGER_URI, dataset=DATASET, formats=["jsonl", "class-listing", "huggingface"]
     )
     pipeline.report(labeling.output, dataset)

@@ -13,7 +13,7 @@ from tests.e2e.helpers import PUBLIC_WORKFORCE, asset_events, example_dag
 pytestmark = pytest.mark.e2e
 
 
-def test_nightly_dag_labels_into_a_dataset_version_and_the_training_dag_registers_the_model(aws, airflow_db):
+def test_nightly_dag_labels_into_a_dataset_version_and_the_training_dag_registers_the_model(aws, airflow_db, capsys):
     aws.configure(speed=50)  # a labeling job that really moves through its states, fast
     dags = {dag_id: example_dag(dag_id) for dag_id in ("gt_image_classification", "gt_train_on_dataset")}
 
@@ -55,6 +55,22 @@ def test_nightly_dag_labels_into_a_dataset_version_and_the_training_dag_register
     artifact = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(artifact)) as tar:
         assert {"model.pkl", "metrics.json"} <= set(tar.getnames())
+
+    # The demo's summary reads all of it back through the API: job, dataset, cost, Croissant, HF folder, model.
+    from gt_provider.local.summary import print_summary
+
+    print_summary(aws.endpoint_url, "us-east-1", aws.bucket)
+    summary = {line[:19].strip(): line[19:] for line in capsys.readouterr().out.splitlines() if len(line) > 19}
+    version = f"s3://{aws.bucket}/datasets/digits/v=1/"
+    assert summary["labeling job"].startswith(f"{job['LabelingJobName']} (Completed, 2 simulated workers")
+    assert summary["labeled"].startswith("200/200 labeled")
+    assert summary["labeling cost"].startswith(f"${card['cost']['actual_usd']:,.2f} (all-human")
+    assert card["cost"]["actual_usd"] > 0 and extra["cost"]["actual_usd"] == card["cost"]["actual_usd"]
+    assert summary["croissant"] == f"{version}croissant.json"
+    assert summary["hugging face"].startswith(f"{version}huggingface/")
+    assert aws.get_text(f"{version}croissant.json").startswith("{")
+    assert {"train", "validation", "test"} == set(card["files"]["huggingface"])
+    assert summary["metric"].startswith("train:accuracy = ") or summary["metric"].startswith("validation:accuracy")
 
     # Training again on the same data gives the same model: it is not better, so not registered.
     again = dags["gt_train_on_dataset"].test()

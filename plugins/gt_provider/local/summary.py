@@ -44,6 +44,7 @@ def print_summary(endpoint_url: str, region: str, bucket: str) -> None:
 
 def _print_datasets(s3: Any, bucket: str) -> None:
     """The latest committed version of every dataset under ``s3://<bucket>/datasets/``."""
+    from gt_provider.datasets.card.croissant import CROISSANT_FILE
     from gt_provider.datasets.storage import DatasetLocation
 
     listing = s3.list_objects_v2(Bucket=bucket, Prefix="datasets/", Delimiter="/")
@@ -59,6 +60,11 @@ def _print_datasets(s3: Any, bucket: str) -> None:
         counts = ", ".join(f"{split} {count}" for split, count in card["counts"]["per_split"].items())
         print(f"dataset            {name} v={card['version']} ({counts}) {card['uri']}")
         print(f"labeled by         {', '.join(card.get('job_names') or ['-'])}")
+        files = card.get("files") or {}
+        if CROISSANT_FILE in (files.get("card") or {}).get("all", []):
+            print(f"croissant          {card['uri']}{CROISSANT_FILE}")
+        if "huggingface" in files:
+            print(f"hugging face       {card['uri']}huggingface/ (datasets.load_dataset on the version folder)")
         cost = card.get("cost")
         if cost:
             saved = f"; automated labeling saved ${cost['saved_usd']:,.2f}" if cost.get("saved_usd") else ""
