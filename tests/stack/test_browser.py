@@ -22,7 +22,7 @@ import pytest
 
 from gt_provider.labelstudio.client import LabelStudioClient
 from gt_provider.labelstudio.codecs import LINE_KEY
-from gt_provider.ui.jobs import DESCRIBE_CACHE_SECONDS
+from gt_provider.ui.jobs import DESCRIBE_CACHE_SECONDS, format_usd
 from include.sample_data import DIGIT_NAMES
 from tests.stack.auth import OUTSIDER
 from tests.stack.browser import VIEWPORT, airflow_login, launch, passwords, save_screenshot
@@ -103,6 +103,12 @@ def test_trigger_form_shows_every_param_with_its_title_and_description(stack: Na
         assert param["description"].split(". ")[0] in text, f"{dag_id}: the form does not show {name}'s description"
     # The defaults are a run a user can start as it is.
     assert dialog.get_by_test_id("trigger-dag-submit").is_enabled()
+    if dag_id in LABELING_DAGS:
+        # Automated labeling's rule, where the user turns it on: how many objects, and what to change.
+        noun = params["max_objects"]["schema"]["title"].removeprefix("Max ")  # "images", "tickets"
+        rule = f"Ground Truth needs at least 1,250 {noun} in the job: raise Max {noun} to match."
+        assert "Automated data labeling" in text and rule in text, f"{dag_id}: no 1,250-object rule in the form"
+        assert "Budget (USD)" in text and "empty for no limit" in text
     if dag_id == IMAGE_DAG:
         assert "The gt_labeling_backend Variable (else Ground Truth)" in text  # the empty backend choice, named
         assert "Mechanical Turk" in text  # the public workforce is not offered as working
@@ -180,6 +186,9 @@ def test_a_run_triggered_from_the_form_is_followed_on_the_labeling_jobs_page(sta
         assert row.get_attribute("data-status") in ("Initializing", "InProgress")
         assert "Ground Truth" in row.inner_text() and run_id in row.inner_text()
         assert re.search(r"\d+/6", row.locator("td.labeled").inner_text())
+        # Cost while the job runs: the estimate the task deferred with; the actual cost comes at the end.
+        assert re.fullmatch(r"\$[\d,]+\.\d\d", row.locator("td.estimated").inner_text())
+        assert row.locator("td.cost").inner_text().split() == ["\u2013", "known", "when", "the", "job", "ends"]
         save_screenshot(page, "labeling-jobs")
 
         # The backend does not answer in time: the row says so, the page still loads.
@@ -197,6 +206,15 @@ def test_a_run_triggered_from_the_form_is_followed_on_the_labeling_jobs_page(sta
     assert row.get_attribute("data-status") == "Completed"
     assert row.locator("td.labeled").inner_text().startswith("6/6")
     assert row.locator("td.split").inner_text() == "6 / 0"
+    # What the job cost, as the labeling task measured it, and the estimate it made before the job.
+    cost = stack.api.xcom(IMAGE_DAG, run_id, "label_images")["cost"]
+    assert cost["actual_usd"] > 0
+    assert row.locator("td.cost").inner_text() == format_usd(cost["actual_usd"])  # people labeled all: no saving
+    assert row.locator("td.estimated").inner_text() == format_usd(cost["estimate_usd"]["high_usd"])
+    [listed] = [
+        job for job in stack.api.get("/gt-provider/api/labeling-jobs")["labeling_jobs"] if job["job_name"] == job_name
+    ]
+    assert listed["cost"]["actual_usd"] == cost["actual_usd"] and listed["cost"]["saved_usd"] == 0
     job_link = row.locator("a.job-link")
     assert job_link.get_attribute("href") == console_url(job_name)
     # The task's extra link, on the task instance page, points at the same console page.
@@ -206,6 +224,43 @@ def test_a_run_triggered_from_the_form_is_followed_on_the_labeling_jobs_page(sta
     assert page.locator(f"tr[data-job='{job_name}']").count() == 0
     page.goto(f"{JOBS_PAGE}?dag_id={IMAGE_DAG}&status=Completed")
     assert page.locator(f"tr[data-job='{job_name}']").count() == 1
+
+
+def test_a_negative_budget_is_refused_in_the_form_and_a_zero_budget_by_the_labeling_task(stack: NativeStack, page: Any):
+    """After the followed run: the DAG is unpaused, so the form's run starts without a scheduled one."""
+    stack.wait_for_idle(IMAGE_DAG)
+    stack.reset_local_aws()  # new images to label (else the run has nothing new and skips the job)
+    # Past the form, through the REST API: Airflow checks the Param's minimum and says which param.
+    with pytest.raises(ApiError, match=r"(?s)400.*max_cost_usd"):
+        stack.api.trigger(IMAGE_DAG, {"max_cost_usd": -5})
+    login(stack, page, f"/dags/{IMAGE_DAG}")
+    page.get_by_role("button", name="Trigger").first.click()
+    dialog = page.get_by_role("dialog")
+    _fill_run(dialog, 2)
+    # In the form: the number field takes the budget's minimum, 0, as it takes workers' minimum.
+    budget = dialog.locator("input[name=element_max_cost_usd]")
+    budget.fill("-5")
+    budget.blur()
+    assert budget.input_value() == "0"
+    dialog.get_by_test_id("trigger-dag-submit").click()
+    page.wait_for_url(re.compile(rf"/dags/{IMAGE_DAG}/runs/"))
+    run_id = unquote(page.url.rsplit("/runs/", 1)[1].split("/")[0])
+    api = stack.api
+    stack.wait_until(
+        lambda: api.dag_run(IMAGE_DAG, run_id)["state"] in ("success", "failed"),
+        what=f"run {run_id} ended",
+        timeout=RUN_TIMEOUT,
+        interval=2,
+    )
+    assert api.dag_run(IMAGE_DAG, run_id)["state"] == "failed"
+    # A job that costs anything is over a $0 budget: refused before it is created, saying what to change.
+    label = api.task_instance(IMAGE_DAG, run_id, "label_images")
+    assert label["state"] == "failed"
+    # (The message is the exception's, in the log record's error detail, as the log view shows it.)
+    log = "\n".join(json.dumps(record) for record in api.task_log(IMAGE_DAG, run_id, "label_images", 1))
+    assert "was not created" in log and "above max_cost_usd=$0.00" in log and "Raise max_cost_usd" in log, log[-3000:]
+    with pytest.raises(ApiError, match="404"):  # no job, so none on the Labeling jobs page
+        api.xcom(IMAGE_DAG, run_id, "label_images", key="gt_labeling_job_record")
 
 
 def task_link(page: Any, run_id: str, name: str, task_id: str = "label_images") -> str | None:
