@@ -221,15 +221,20 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         )
 
 
+def _inputs(value: str | Sequence[Any] | Mapping[str, Any]) -> list[Any]:
+    """``output_manifests`` as a list: one URI or labeling result, or several."""
+    return [value] if isinstance(value, str | Mapping) else list(value)
+
+
 def _labeling_results(value: str | Sequence[Any] | Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The labeling operators' results among ``output_manifests`` (URIs carry no cost)."""
-    items = [value] if isinstance(value, str | Mapping) else list(value)
+    items = _inputs(value)
     return [item for item in items if isinstance(item, Mapping) and "job_name" in item]
 
 
 def _manifest_uris(value: str | Sequence[Any] | Mapping[str, Any]) -> list[str]:
     """URIs from a string, a list, or labeling XComs (``{"output_manifest_uri": ...}``)."""
-    items = [value] if isinstance(value, str | Mapping) else list(value)
+    items = _inputs(value)
     uris = [item["output_manifest_uri"] if isinstance(item, Mapping) else item for item in items]
     bad = [uri for uri in uris if not is_s3_uri(uri)]
     if not uris or bad:
