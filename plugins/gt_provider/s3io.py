@@ -17,6 +17,7 @@ import os
 import re
 import tempfile
 from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -85,6 +86,50 @@ def endpoint_s3_client(endpoint_url: str | None) -> Any | None:
     return boto3.client("s3", endpoint_url=endpoint_url)
 
 
+@dataclass(frozen=True)
+class S3ClientSettings:
+    """What another process needs to make the S3 client this one has: endpoint, region, credentials.
+
+    Picklable, so a dataset build can hand it to its processes (over a pipe: the credentials
+    never reach a command line or an environment). ``credentials`` are the client's, frozen
+    when taken (temporary ones included: a build takes minutes, not hours); None lets the
+    other process find its own, as boto3 does.
+    """
+
+    endpoint_url: str | None
+    region_name: str | None
+    credentials: tuple[str, str, str | None] | None = None
+    #: The client's ``Config(s3=...)`` (addressing style and the like), as sorted pairs.
+    s3_config: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(cls, client: Any) -> S3ClientSettings:
+        meta = client.meta
+        credentials = None
+        # botocore keeps a client's credentials on its request signer and offers no public getter.
+        found = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+        if found is not None:
+            frozen = found.get_frozen_credentials()
+            credentials = (frozen.access_key, frozen.secret_key, frozen.token)
+        s3_config = tuple(sorted((getattr(meta.config, "s3", None) or {}).items()))
+        return cls(meta.endpoint_url, meta.region_name, credentials, s3_config)
+
+    def client(self) -> Any:
+        import boto3
+        from botocore.config import Config
+
+        key, secret, token = self.credentials or (None, None, None)
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            aws_session_token=token,
+            config=Config(s3=dict(self.s3_config)) if self.s3_config else None,
+        )
+
+
 class S3ClientProvider:
     """The caller's boto3 S3 client, or a default one created on first use (never at import)."""
 
@@ -133,6 +178,54 @@ def _s3_chunks(manifest: str, s3: S3ClientProvider) -> Iterator[Iterable[bytes]]
         yield _streamed(manifest, body.iter_chunks(CHUNK_BYTES))
     finally:
         body.close()
+
+
+def s3_range_chunks(
+    uri: str, s3: S3ClientProvider, start: int, end: int | None, *, etag: str | None = None
+) -> Iterator[bytes]:
+    """The bytes of ``[start, end)`` of an S3 object (to its end when ``end`` is None), streamed.
+
+    One ranged GET. With ``etag``, the object must still be that version: one that changed
+    since (between a dataset build's two passes, say) is an error, not a mix of two files.
+    """
+    if end is not None and end <= start:
+        return
+    bucket, key = split_s3_uri(uri)
+    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if start or end is not None:
+        request["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+    if etag:
+        request["IfMatch"] = etag
+    try:
+        body = s3().get_object(**request)["Body"]
+    except Exception as error:
+        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+        if code in ("412", "PreconditionFailed"):
+            raise ManifestReadError(
+                f"{uri} changed while it was read (its ETag is no longer {etag}): read it again once nothing writes it"
+            ) from error
+        raise ManifestReadError(f"cannot read manifest {uri}: {_aws_reason(error)}") from error
+    try:
+        yield from _streamed(uri, body.iter_chunks(CHUNK_BYTES))
+    finally:
+        body.close()
+
+
+def file_range_chunks(path: str, start: int, end: int | None) -> Iterator[bytes]:
+    """The bytes of ``[start, end)`` of a local file (to its end when ``end`` is None), in chunks."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(start)
+            remaining = None if end is None else end - start
+            while remaining is None or remaining > 0:
+                chunk = handle.read(CHUNK_BYTES if remaining is None else min(CHUNK_BYTES, remaining))
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+    except OSError as error:
+        raise ManifestReadError(f"cannot read manifest {path}: {error.strerror or error}") from error
 
 
 def _streamed(manifest: str, chunks: Iterator[bytes]) -> Iterator[bytes]:

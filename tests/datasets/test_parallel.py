@@ -18,9 +18,10 @@ from hypothesis import strategies as st
 
 from gt_provider.datasets.build import DatasetSpec, build_dataset
 from gt_provider.datasets.card.statistics import DatasetStatistics
-from gt_provider.datasets.errors import DatasetError, MalformedOutputManifestError
+from gt_provider.datasets.errors import DatasetError, DatasetReadError, MalformedOutputManifestError
 from gt_provider.datasets.passes import parallel
-from gt_provider.datasets.passes.inputs import Source
+from gt_provider.datasets.passes.inputs import Source, number_parts
+from gt_provider.s3io import S3ClientProvider
 from tests.datasets.test_build import ATTRIBUTE, output_line, write
 from tests.labeling_fixtures import CLASSES
 
@@ -192,7 +193,6 @@ def test_what_stays_in_one_process(tmp_path, monkeypatch):
 
     assert parallel.plan(sources, lines_formats, 2) is not None
     assert parallel.plan(sources, lines_formats, 1) is None
-    assert parallel.plan([Source("s3://bucket/out.manifest")], lines_formats, 2) is None
     assert parallel.plan(sources, (*lines_formats, "csv"), 2) is None  # a header per file: not appendable
     assert parallel.plan([Source(str(tmp_path / "missing"))], lines_formats, 2) is None  # the scan says why
     monkeypatch.setattr(parallel, "PARALLEL_MIN_BYTES", Path(manifest).stat().st_size + 1)
@@ -221,18 +221,20 @@ def test_the_ranges_hold_every_line_once_with_its_number(tmp_path_factory, files
     ]
 
     assert len(groups) <= workers
-    read = [
-        (part.source, *line)
-        for parts in groups
-        for part in parts
-        for line in part.lines(sources[part.source].uri, None)
-    ]
-    expected = [
+    parts = [part for group in groups for part in group]
+    # Each range is read on its own, as a process reads it: numbered from 1 until the lines before it are counted.
+    counts = [sum(1 for _ in part.lines(sources[part.source], None)) for part in parts]
+    numbered = number_parts(parts, counts)
+    read = [(part.source, *line) for part in numbered for line in part.lines(sources[part.source], None)]
+    assert read == expected_lines(sources)
+
+
+def expected_lines(sources: list[Source]) -> list[tuple[int, int, bytes]]:
+    return [
         (index, number, line)
         for index, source in enumerate(sources)
         for number, line in enumerate(Path(source.uri).read_bytes().splitlines(keepends=True), 1)
     ]
-    assert read == expected
 
 
 def test_statistics_gathered_apart_add_up_to_the_ones_gathered_together(tmp_path):
@@ -267,3 +269,137 @@ def test_the_command_takes_a_number_of_processes(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["build", manifest, "--out", str(tmp_path / "ds"), "--workers", "0"])
     assert "--workers: must be a whole number of at least 1, got '0'" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ from S3: ranged GETs, a client per process
+
+
+def _upload(aws, key: str, path: str) -> str:
+    return aws.put_text(key, Path(path).read_text())
+
+
+def _s3_client(aws):
+    # Credentials given to this client only: the build's processes must use these, not the environment's.
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id="build-key",
+        aws_secret_access_key="build-secret",
+    )
+
+
+def test_an_s3_build_on_several_processes_is_the_local_one(tmp_path, aws, monkeypatch):
+    first = _manifest(tmp_path / "night-1.manifest", 300, seed=1, repeats=10)
+    second = _manifest(tmp_path / "night-2.manifest", 120, seed=2)
+    uris = [_upload(aws, "out/night-1.manifest", first), _upload(aws, "out/night-2.manifest", second)]
+    client = _s3_client(aws)
+    # Nothing in the environment says where the local AWS is or who the build is.
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    messages: list[str] = []
+
+    local = _build([first, second], tmp_path / "local", 1)
+    built = build_dataset(
+        uris,
+        str(tmp_path / "from-s3"),
+        DatasetSpec(name="p", formats=("augmented-manifest", "jsonl")),
+        s3_client=client,
+        workers=3,
+        now=NOW,
+        log=messages.append,
+    )
+
+    assert "reading 2 output manifest(s) in 3 processes" in messages
+    card = dict(built.card)
+    assert [source["manifest"] for source in card["sources"]] == uris
+    for one in (card, local):
+        for source in one["sources"]:
+            source["manifest"] = source["manifest"].rsplit("/", 1)[-1]
+        one.pop("fingerprint")  # of the inputs' identities: ETags on S3, sizes and times here
+    _same_card(local, card)
+    one, many = _files(tmp_path / "local"), _files(tmp_path / "from-s3")
+    assert one.keys() == many.keys()
+    for name in one:  # sources labeled in two ranges are written after the others
+        assert sorted(one[name].splitlines()) == sorted(many[name].splitlines()), name
+
+
+def test_malformed_lines_of_an_s3_input_are_reported_at_their_line_numbers(tmp_path, aws):
+    lines = [output_line(f"s3://b/{index}.png", "cat") for index in range(90)]
+    lines[7] = "{not json"
+    lines[71] = '{"source-ref": "s3://b/71.png"}'
+    lines.insert(40, "")  # a blank line: skipped, but counted
+    uri = aws.put_text("out/bad.manifest", "\n".join(lines) + "\n")
+
+    for workers in (1, 2, 3):
+        with pytest.raises(MalformedOutputManifestError) as raised:
+            build_dataset(
+                [uri],
+                str(tmp_path / f"ds-{workers}"),
+                DatasetSpec(name="p"),
+                s3_client=aws.client("s3"),
+                workers=workers,
+            )
+        assert raised.value.line_numbers == [8, 73], workers
+
+
+def test_s3_ranges_hold_every_line_once_with_its_number(tmp_path, aws):
+    contents = [b"", b"{}\n" * 5 + b'{"a": 1}', b"x" * 300 + b"\n\n \n", b'{"b": 2}\n' * 40]
+    s3 = aws.client("s3")
+    sources, local = [], []
+    for index, data in enumerate(contents):
+        s3.put_object(Bucket=aws.bucket, Key=f"ranges/{index}", Body=data)
+        sources.append(Source(f"s3://{aws.bucket}/ranges/{index}"))
+        (tmp_path / str(index)).write_bytes(data)
+        local.append(Source(str(tmp_path / str(index))))
+
+    for workers in (2, 3, 7):
+        groups = parallel.plan(sources, ("jsonl",), workers, min_bytes=0, s3=S3ClientProvider(s3))
+        assert groups is not None and 1 < len(groups) <= workers
+        assert all(source.etag for source in sources[1:])  # the version every later GET asks for
+        parts = [part for group in groups for part in group]
+        counts = [sum(1 for _ in part.lines(sources[part.source], s3)) for part in parts]
+        read = [
+            (part.source, *line)
+            for part in number_parts(parts, counts)
+            for line in part.lines(sources[part.source], s3)
+        ]
+        assert read == expected_lines(local)
+
+
+def test_an_s3_input_replaced_during_the_build_is_an_error_not_a_mix(tmp_path, aws):
+    manifest = _manifest(tmp_path / "out.manifest", 60)
+    uri = _upload(aws, "out/replaced.manifest", manifest)
+    s3 = aws.client("s3")
+    sources = [Source(uri)]
+    [_, second] = parallel.plan(sources, ("jsonl",), 2, min_bytes=0, s3=S3ClientProvider(s3))
+
+    aws.put_text("out/replaced.manifest", Path(manifest).read_text().replace("cat", "dog"))
+
+    with pytest.raises(DatasetReadError, match=rf"^{uri} changed while it was read \(its ETag is no longer "):
+        list(second[0].lines(sources[0], s3))
+
+
+def test_the_build_processes_get_the_client_the_build_has(aws):
+    import boto3
+
+    from gt_provider.s3io import S3ClientSettings
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=aws.endpoint_url,
+        region_name="eu-west-1",
+        aws_access_key_id="key",
+        aws_secret_access_key="secret",
+        aws_session_token="token",
+    )
+    settings = S3ClientSettings.of(client)
+
+    assert settings == S3ClientSettings(aws.endpoint_url, "eu-west-1", ("key", "secret", "token"))
+    made = settings.client()
+    assert made.meta.endpoint_url == aws.endpoint_url and made.meta.region_name == "eu-west-1"
+    assert made._request_signer._credentials.get_frozen_credentials()[:3] == ("key", "secret", "token")

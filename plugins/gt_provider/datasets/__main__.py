@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--workers",
         type=_positive,
-        help="processes that read large local inputs (default: up to 2, as CPUs allow; 1: one process)",
+        help="processes that read large inputs, local or S3 (default: up to 2, as CPUs allow; 1: one process)",
     )
     build.add_argument("--json", action="store_true", help="print dataset.json on stdout")
     build.add_argument("--endpoint-url", help="S3 endpoint, e.g. the local AWS (http://127.0.0.1:5000)")

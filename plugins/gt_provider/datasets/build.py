@@ -17,7 +17,7 @@ A new version starts from its parent (the latest committed version):
 - every object keeps the split it had in any earlier version (``splits.tsv`` is carried
   forward in full), so nothing that was ever in ``test`` is trained on later.
 
-Large local inputs are read by several processes, each its own byte range
+Large inputs (local files or S3 objects) are read by several processes, each its own byte range
 (:mod:`gt_provider.datasets.passes.parallel`); the dataset is the same.
 
 Standard library only (plus orjson through the parser); no Airflow.
@@ -52,7 +52,7 @@ from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, p
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
 from gt_provider.datasets.workers.responses import read_worker_responses
 from gt_provider.datasets.workers.statistics import worker_statistics
-from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, S3ClientSettings, is_s3_uri, split_s3_uri
 
 SCHEMA_VERSION = 1
 #: The canonical copy of every version: later versions read their parent back from it.
@@ -167,7 +167,7 @@ def build_dataset(
     (line numbers) before writing anything, and ``DatasetVersionExistsError`` rather than
     overwrite a committed version.
 
-    ``workers`` processes read large local inputs, each its own byte range (see
+    ``workers`` processes read large inputs (local files or S3 objects), each its own byte range (see
     :mod:`gt_provider.datasets.passes.parallel`; the dataset is the same); the default is
     :func:`~gt_provider.datasets.passes.parallel.default_workers`, and 1 keeps the build in this process.
 
@@ -204,7 +204,9 @@ def build_dataset(
     selection = Selection(spec.label_attribute, spec.object_filter, spec.review, spec.label_mapping, spec.formats)
     worker_data = _worker_responses(sources, spec, s3_client)
     statistics = DatasetStatistics(list(spec.ratios))
-    groups = plan(sources, spec.formats, default_workers() if workers is None else workers) or []
+    groups = plan(sources, spec.formats, default_workers() if workers is None else workers, s3=s3) or []
+    # The build's processes make the S3 client this one has (only if they read S3).
+    s3_settings = S3ClientSettings.of(s3()) if groups and any(is_s3_uri(s.uri) for s in sources) else None
     with contextlib.ExitStack() as stack:
         # Started now, while this process is small; it draws the card's plots at the end.
         plotter = stack.enter_context(Plotter())
@@ -213,7 +215,7 @@ def build_dataset(
             scanned = scan(sources, selection, s3_client, log)
         else:
             log(f"reading {len(sources)} output manifest(s) in {len(groups)} processes")
-            scanned = scan_parts(pool, groups, sources, selection)
+            scanned = scan_parts(pool, groups, sources, selection, s3_settings)
         find_repeats(scanned)
         label_map = _label_map(parent, scanned.label_ids)
         allocator, assignment, pinned_total = allocate(scanned, spec.ratios, spec.seed, spec.stratify, pinned_index)
@@ -233,7 +235,7 @@ def build_dataset(
             write_splits_index()
         else:  # the index is written while the other processes write the objects
             written = write_parts(
-                pool, groups, scanned, sources, selection, destination, worker_data, meanwhile=write_splits_index
+                pool, groups, scanned, sources, selection, destination, worker_data, write_splits_index, s3_settings
             )
             pool.close()
         if written.problem_total:

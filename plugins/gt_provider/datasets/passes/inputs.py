@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from gt_provider.datasets.errors import DatasetReadError
 from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
-from gt_provider.datasets.reading.parse import output_manifest_lines
+from gt_provider.datasets.reading.parse import numbered_lines, output_manifest_lines
 from gt_provider.datasets.records import LabeledObject
-from gt_provider.s3io import CHUNK_BYTES
+from gt_provider.exceptions import ManifestReadError
+from gt_provider.s3io import S3ClientProvider, file_range_chunks, is_s3_uri, s3_range_chunks
 
 #: Rows between two progress lines of a pass.
 PROGRESS_EVERY = 250_000
@@ -28,6 +30,8 @@ class Source:
     pinned: str | None = None
     job_names: set[str] = field(default_factory=set)
     objects: int = 0
+    #: The S3 object's ETag when its parts are read by ranged GETs: every GET asks for that version.
+    etag: str | None = None
 
 
 @dataclass(frozen=True)
@@ -38,36 +42,53 @@ class Part:
     source: int
     #: Byte offset of the part's first line (0, or just after a newline).
     start: int = 0
-    #: Byte offset past its last line; None to the end of the source.
+    #: Byte offset past its last line (a line start, or the end of the source); None to the end.
     end: int | None = None
-    #: Line number of the part's first line.
-    first_line: int = 1
+    #: Line number of the part's first line; None until the lines before it have been counted
+    #: (:func:`number_parts`, after the first pass): until then its lines are numbered from 1.
+    first_line: int | None = 1
 
-    def lines(self, uri: str, s3_client: Any | None) -> Iterator[tuple[int, bytes]]:
+    def lines(self, source: Source, s3_client: Any | None) -> Iterator[tuple[int, bytes]]:
         """(line number, bytes) of the part's lines."""
         if self.start == 0 and self.end is None:
-            return output_manifest_lines(uri, s3_client=s3_client)
-        return _range_lines(uri, self.start, self.end, self.first_line)
+            return output_manifest_lines(source.uri, s3_client=s3_client)
+        return _range_lines(source, self.start, self.end, self.first_line or 1, s3_client)
 
 
 def whole_sources(sources: Sequence[Source]) -> list[Part]:
     return [Part(index) for index in range(len(sources))]
 
 
-def _range_lines(path: str, start: int, end: int | None, number: int) -> Iterator[tuple[int, bytes]]:
-    """The lines of a local file that start in ``[start, end)``, numbered from ``number``."""
+def number_parts(parts: Sequence[Part], line_counts: Sequence[int]) -> list[Part]:
+    """``parts`` (in reading order) with the line number of each one's first line, from the lines before it.
+
+    ``line_counts`` are the lines each part holds. Each process counts only its own range, so
+    a part cut in the middle of a source learns its first line number here, once the first
+    pass of every process has counted the lines of the ranges before it.
+    """
+    numbered = []
+    next_line: dict[int, int] = {}
+    for part, count in zip(parts, line_counts, strict=True):
+        first = part.first_line if part.start == 0 else next_line.get(part.source, part.first_line)
+        if first is None:
+            raise ValueError(f"the lines before byte {part.start} of source {part.source} were not counted")
+        numbered.append(part if first == part.first_line else dataclasses.replace(part, first_line=first))
+        next_line[part.source] = first + count
+    return numbered
+
+
+def _range_lines(
+    source: Source, start: int, end: int | None, number: int, s3_client: Any | None
+) -> Iterator[tuple[int, bytes]]:
+    """The lines of a source that start in ``[start, end)``, numbered from ``number``."""
     try:
-        with open(path, "rb", buffering=CHUNK_BYTES) as handle:
-            handle.seek(start)
-            left = (end - start) if end is not None else float("inf")
-            for line in handle:
-                yield number, line
-                left -= len(line)
-                if left <= 0:
-                    return
-                number += 1
-    except OSError as error:
-        raise DatasetReadError(f"cannot read output manifest {path}: {error.strerror or error}") from error
+        if is_s3_uri(source.uri):
+            chunks = s3_range_chunks(source.uri, S3ClientProvider(s3_client), start, end, etag=source.etag)
+        else:
+            chunks = file_range_chunks(source.uri, start, end)
+        yield from numbered_lines(chunks, number)
+    except ManifestReadError as error:
+        raise DatasetReadError(str(error)) from error
 
 
 @dataclass

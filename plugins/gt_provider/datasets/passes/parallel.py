@@ -1,14 +1,15 @@
 """A dataset build's two passes on several processes, each reading its own byte range of the inputs.
 
 Both passes of a build (:mod:`gt_provider.datasets.passes`) are per-line Python work that
-shares nothing but its results, so for large local inputs ``build_dataset`` runs them on
+shares nothing but its results, so for large inputs ``build_dataset`` runs them on
 ``workers`` processes:
 
-1. the inputs, read as one stream, are cut into ``workers`` byte ranges at line starts, and
-   the line number at each cut is counted first, so every line keeps its number;
-2. each process scans its range; the build merges the scans in order (rows, strata, class
-   names), then finds repeated sources and decides the split over all of them, as one
-   process would;
+1. the inputs, read as one stream, are cut into ``workers`` byte ranges at line starts
+   (local files, or S3 objects read with ranged GETs, each process with its own client);
+2. each process scans its range, counting its lines; the build merges the scans in order
+   (rows, strata, class names), numbers every line from the counts of the ranges before it
+   (so a problem is reported at the line an editor shows), then finds repeated sources and
+   decides the split over all of them, as one process would;
 3. each process writes its range's objects into a folder of its own and returns its
    statistics, problems and the labels of repeated sources it could not settle alone (those
    whose other labels another process read); the build settles those, merges the rest, and
@@ -17,11 +18,12 @@ shares nothing but its results, so for large local inputs ``build_dataset`` runs
 The dataset is the one a single process writes: same files, same lines in the same order
 (except that a source labeled in two processes' ranges is written after the others), same
 card. Only formats whose files are sequences of lines (:attr:`Exporter.concatenable`) are
-written this way; with other formats, S3 inputs or small inputs the build runs in one process.
+written this way; with other formats or small inputs the build runs in one process.
 
 The processes are fresh interpreters (``python -c``), not forks: a build may run inside an
 Airflow task, whose other threads a fork would copy mid-flight. They take work and return
-results as pickles on stdin and stdout; their stderr is the build's. Standard library only.
+results as pickles on stdin and stdout; their stderr is the build's. They import boto3 only
+when they read S3, with the build's endpoint, region and credentials (:class:`S3ClientSettings`).
 """
 
 from __future__ import annotations
@@ -43,11 +45,19 @@ from typing import Any, BinaryIO
 from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.errors import DatasetError
 from gt_provider.datasets.exporters import EXPORTERS
-from gt_provider.datasets.passes.inputs import Part, Selection, Source, WorkerResponses
+from gt_provider.datasets.passes.inputs import Part, Selection, Source, WorkerResponses, number_parts
 from gt_provider.datasets.passes.scan import Scan, scan
 from gt_provider.datasets.passes.write import Destination, Writer, Written
-from gt_provider.exceptions import GroundTruthProviderError
-from gt_provider.s3io import CHUNK_BYTES, is_s3_uri
+from gt_provider.exceptions import GroundTruthProviderError, ManifestReadError
+from gt_provider.s3io import (
+    CHUNK_BYTES,
+    S3ClientProvider,
+    S3ClientSettings,
+    file_range_chunks,
+    is_s3_uri,
+    s3_range_chunks,
+    split_s3_uri,
+)
 
 #: Inputs smaller than this build in one process: starting the others would cost more than it saves.
 PARALLEL_MIN_BYTES = 64 << 20
@@ -67,26 +77,48 @@ def default_workers() -> int:
 
 
 def plan(
-    sources: Sequence[Source], formats: Sequence[str], workers: int, min_bytes: int | None = None
+    sources: Sequence[Source],
+    formats: Sequence[str],
+    workers: int,
+    min_bytes: int | None = None,
+    s3: S3ClientProvider | None = None,
 ) -> list[list[Part]] | None:
-    """The parts each process reads (contiguous, in input order), or None to build in one process."""
+    """The parts each process reads (contiguous, in input order), or None to build in one process.
+
+    S3 sources are sized with a HEAD request and cut with small ranged GETs; each one's ETag is
+    kept on it (:attr:`Source.etag`), so that every later GET reads that same version.
+    """
     min_bytes = PARALLEL_MIN_BYTES if min_bytes is None else min_bytes
-    if workers < 2 or any(is_s3_uri(source.uri) for source in sources):
+    if workers < 2 or not all(EXPORTERS[name].concatenable for name in formats):
         return None
-    if not all(EXPORTERS[name].concatenable for name in formats):
-        return None
+    s3 = s3 or S3ClientProvider()
     try:
-        sizes = [os.path.getsize(source.uri) for source in sources]
+        sizes = [_size(source, s3) for source in sources]
         if sum(sizes) < max(min_bytes, 1):
             return None
-        groups = _ranges([source.uri for source in sources], sizes, workers)
-    except OSError:  # the scan says which input cannot be read, and why
+        groups = _ranges(sources, sizes, workers, s3)
+    except (OSError, ManifestReadError):  # the scan says which input cannot be read, and why
         return None
     return groups if len(groups) > 1 else None
 
 
-def _ranges(paths: Sequence[str], sizes: Sequence[int], workers: int) -> list[list[Part]]:
-    """``workers`` contiguous groups of parts of about the same size, cut at line starts."""
+def _size(source: Source, s3: S3ClientProvider) -> int:
+    if not is_s3_uri(source.uri):
+        return os.path.getsize(source.uri)
+    bucket, key = split_s3_uri(source.uri)
+    try:
+        head = s3().head_object(Bucket=bucket, Key=key)
+    except Exception as error:  # botocore's ClientError and connection errors alike
+        raise ManifestReadError(f"cannot read {source.uri}: {error}") from error
+    source.etag = head["ETag"]
+    return int(head["ContentLength"])
+
+
+def _ranges(sources: Sequence[Source], sizes: Sequence[int], workers: int, s3: S3ClientProvider) -> list[list[Part]]:
+    """``workers`` contiguous groups of parts of about the same size, cut at line starts.
+
+    A part that starts inside a source has no first line number yet (:func:`number_parts`).
+    """
     total = sum(sizes)
     # Cut points in the inputs read as one stream, moved to the next line start.
     cuts: list[tuple[int, int]] = [(0, 0)]
@@ -96,14 +128,14 @@ def _ranges(paths: Sequence[str], sizes: Sequence[int], workers: int) -> list[li
         while target >= sizes[index]:
             target -= sizes[index]
             index += 1
-        cut = _normalized(index, _line_start(paths[index], target), sizes)
+        cut = _normalized(index, _line_start(sources[index], target, s3), sizes)
         if cut > cuts[-1]:
             cuts.append(cut)
-    cuts.append((len(paths), 0))
+    cuts.append((len(sources), 0))
     groups = []
     for (first, start), (last, end) in pairwise(cuts):
         parts = []
-        for index in range(first, min(last, len(paths) - 1) + 1):
+        for index in range(first, min(last, len(sources) - 1) + 1):
             begin = start if index == first else 0
             stop = end if index == last else None
             if begin >= (sizes[index] if stop is None else stop):
@@ -111,8 +143,7 @@ def _ranges(paths: Sequence[str], sizes: Sequence[int], workers: int) -> list[li
             if begin == 0 and stop is None:
                 parts.append(Part(index))
             else:
-                first_line = 1 + _count_newlines(paths[index], begin) if begin else 1
-                parts.append(Part(index, begin, stop, first_line))
+                parts.append(Part(index, begin, stop, first_line=None if begin else 1))
         if parts:
             groups.append(parts)
     return groups
@@ -125,28 +156,26 @@ def _normalized(index: int, offset: int, sizes: Sequence[int]) -> tuple[int, int
     return index, offset
 
 
-def _line_start(path: str, offset: int) -> int:
-    """The offset of the first line that starts at or after ``offset``."""
+#: Bytes read at a time while looking for the next line start (one ranged GET each on S3).
+_WINDOW_BYTES = 64 << 10
+
+
+def _line_start(source: Source, offset: int, s3: S3ClientProvider) -> int:
+    """The offset of the first line that starts at or after ``offset`` (the source's size if none)."""
     if offset == 0:
         return 0
-    with open(path, "rb") as handle:
-        handle.seek(offset - 1)
-        position = offset - 1
-        while chunk := handle.read(CHUNK_BYTES):
-            newline = chunk.find(b"\n")
-            if newline >= 0:
-                return position + newline + 1
-            position += len(chunk)
-    return position
-
-
-def _count_newlines(path: str, end: int) -> int:
-    count = 0
-    with open(path, "rb") as handle:
-        while end > 0 and (chunk := handle.read(min(CHUNK_BYTES, end))):
-            count += chunk.count(b"\n")
-            end -= len(chunk)
-    return count
+    position = offset - 1
+    while True:
+        if is_s3_uri(source.uri):
+            window = b"".join(s3_range_chunks(source.uri, s3, position, position + _WINDOW_BYTES, etag=source.etag))
+        else:
+            window = b"".join(file_range_chunks(source.uri, position, position + _WINDOW_BYTES))
+        newline = window.find(b"\n")
+        if newline >= 0:
+            return position + newline + 1
+        if len(window) < _WINDOW_BYTES:
+            return position + len(window)
+        position += len(window)
 
 
 class Pool:
@@ -238,9 +267,19 @@ def _pipe(stream: BinaryIO | None) -> BinaryIO:
 # ------------------------------------------------------------------ the passes, split
 
 
-def scan_parts(pool: Pool, groups: Sequence[Sequence[Part]], sources: Sequence[Source], selection: Selection) -> Scan:
-    """The first pass, one group of parts per process, merged into one scan in reading order."""
-    scans = pool.run("scan", [(list(sources), selection, list(parts)) for parts in groups])
+def scan_parts(
+    pool: Pool,
+    groups: Sequence[Sequence[Part]],
+    sources: Sequence[Source],
+    selection: Selection,
+    s3: S3ClientSettings | None = None,
+) -> Scan:
+    """The first pass, one group of parts per process, merged into one scan in reading order.
+
+    The merged scan's parts carry their first line numbers (each process counted the lines of
+    its own range only), and its rows the line numbers of the whole source.
+    """
+    scans = pool.run("scan", [(list(sources), selection, list(parts), s3) for parts in groups])
     merged = Scan()
     for part_scan in scans:
         strata = [merged.stratum_names.setdefault(name, len(merged.stratum_names)) for name in part_scan.stratum_names]
@@ -252,11 +291,18 @@ def scan_parts(pool: Pool, groups: Sequence[Sequence[Part]], sources: Sequence[S
         merged.status.extend(part_scan.status)
         merged.parts += part_scan.parts
         merged.lines += part_scan.lines
+        merged.line_counts += part_scan.line_counts
         for name, class_id in part_scan.label_ids.items():  # ids >= 1e9 stand for "none": in order of appearance
             if name not in merged.label_ids:
                 merged.label_ids[name] = class_id if class_id < 1e9 else 1e9 + len(merged.label_ids)
         if merged.output_type is None and part_scan.output_type is not None:
             merged.output_type, merged.attribute = part_scan.output_type, part_scan.attribute
+    numbered = number_parts(merged.parts, merged.line_counts)
+    for index, (part, counted) in enumerate(zip(merged.parts, numbered, strict=True)):
+        if part.first_line is None:  # its rows were numbered from 1 within the part
+            shift = counted.first_line - 1  # type: ignore[operator]
+            merged.lines[index] = array("I", [number + shift for number in merged.lines[index]])
+    merged.parts = numbered
     return merged
 
 
@@ -269,10 +315,11 @@ def write_parts(
     destination: Destination,
     worker_data: Mapping[str, WorkerResponses],
     meanwhile: Callable[[], None] | None = None,
+    s3: S3ClientSettings | None = None,
 ) -> Written:
-    """The second pass, one group of parts per process; merges into ``destination`` and ``sources``.
+    """The second pass, one group per process, over the numbered parts of ``result`` (see :func:`scan_parts`).
 
-    ``meanwhile`` runs in this process while the others write.
+    Merges into ``destination`` and ``sources``; ``meanwhile`` runs in this process while the others write.
     """
     assignment, names, label_map = destination.assignment, destination.names, destination.label_map
     staging, statistics = destination.staging, destination.statistics
@@ -280,8 +327,9 @@ def write_parts(
     jobs = []
     part_index = first_row = 0
     expected = (result.output_type, result.kind, result.attribute)
-    for number, parts in enumerate(groups):
-        lines = result.lines[part_index : part_index + len(parts)]
+    for number, group in enumerate(groups):
+        parts = result.parts[part_index : part_index + len(group)]
+        lines = result.lines[part_index : part_index + len(group)]
         rows = sum(len(part_lines) for part_lines in lines)
         repeats = {
             digest: rows_of
@@ -305,6 +353,7 @@ def write_parts(
                 folders / str(number),
                 wanted,
                 destination.parent_rows,
+                s3,
             )
         )
         part_index += len(parts)
@@ -376,8 +425,8 @@ def _concatenate(
 # ------------------------------------------------------------------ in the build processes
 
 
-def _scan_task(sources: list[Source], selection: Selection, parts: list[Part]) -> Scan:
-    return scan(sources, selection, None, _quiet, parts)
+def _scan_task(sources: list[Source], selection: Selection, parts: list[Part], s3: S3ClientSettings | None) -> Scan:
+    return scan(sources, selection, _s3_client(s3), _quiet, parts)
 
 
 def _write_task(
@@ -394,14 +443,27 @@ def _write_task(
     folder: Path,
     wanted: dict[str, list[str]],
     parent_rows: frozenset[int],
+    s3: S3ClientSettings | None,
 ) -> tuple[Written, DatasetStatistics, list[Source], list[str]]:
     statistics = DatasetStatistics(names)
     destination = Destination(assignment, names, label_map, folder, statistics, parent_rows)
     writer = Writer(expected[1], repeats, selection, destination)
     writer.written.output_type, writer.written.kind, writer.written.attribute = expected
     writer.want(wanted)
-    writer.read(sources, parts, lines, first_row, None, _quiet)
+    writer.read(sources, parts, lines, first_row, _s3_client(s3), _quiet)
     return writer.close(), statistics, sources, label_map
+
+
+_clients: dict[S3ClientSettings, Any] = {}
+
+
+def _s3_client(settings: S3ClientSettings | None) -> Any | None:
+    """This process's S3 client made from the build's settings (one per process, reused by its tasks)."""
+    if settings is None:
+        return None
+    if settings not in _clients:
+        _clients[settings] = settings.client()
+    return _clients[settings]
 
 
 def _quiet(message: str) -> None:

@@ -31,6 +31,8 @@ class Scan:
     #: The parts read, in order, and per part the line number of each of its rows.
     parts: list[Part] = field(default_factory=list)
     lines: list[array] = field(default_factory=list)
+    #: Per part, the lines it holds (with and without a source, blank ones too).
+    line_counts: list[int] = field(default_factory=list)
     stratum_names: dict[str, int] = field(default_factory=dict)
     #: Class name -> the class id Ground Truth gave it (names without one sort after).
     label_ids: dict[str, float] = field(default_factory=dict)
@@ -72,7 +74,9 @@ def scan(
         lines = array("I")
         result.parts.append(part)
         result.lines.append(lines)
-        for number, raw in part.lines(sources[part.source].uri, s3_client):
+        first = number = part.first_line or 1
+        number -= 1  # (left as the last line's number by the loop)
+        for number, raw in part.lines(sources[part.source], s3_client):
             scanned = scan_line(raw)
             if scanned is None:
                 continue  # no source: writing reports the line
@@ -94,6 +98,7 @@ def scan(
                     label_ids[name] = class_id if class_id >= 0 else 1e9 + len(label_ids)
             if row and row % PROGRESS_EVERY == 0:
                 log(f"scanned {row:,} objects")
+        result.line_counts.append(number - first + 1)
     return result
 
 

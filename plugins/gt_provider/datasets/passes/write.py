@@ -154,7 +154,7 @@ class Writer:
             cursor, last_job = 0, None
             want = self._wanted.get(source.uri)
             parse = OutputManifestParser(selection.attribute, manifest=source.uri).parse
-            for number, raw in part.lines(source.uri, s3_client):
+            for number, raw in part.lines(source, s3_client):
                 item = parse(raw, number)
                 scanned = cursor < len(lines) and lines[cursor] == number
                 row = first_row + cursor

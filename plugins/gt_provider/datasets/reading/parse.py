@@ -304,6 +304,11 @@ def output_manifest_lines(path_or_uri: str, *, s3_client: Any | None = None) -> 
     """(line number, bytes) of every line of an output manifest, streamed; see :func:`read_output_manifest`."""
     try:
         with open_chunks(path_or_uri, S3ClientProvider(s3_client)) as chunks:
-            yield from enumerate(io.BufferedReader(_ChunkStream(chunks), CHUNK_BYTES), 1)
+            yield from numbered_lines(chunks)
     except (ManifestReadError, ValueError) as error:  # ValueError: an s3:// URI without a key
         raise DatasetReadError(str(error)) from error
+
+
+def numbered_lines(chunks: Iterable[bytes], first: int = 1) -> Iterator[tuple[int, bytes]]:
+    """(line number from ``first``, bytes) of the lines in a stream of chunks, split in C."""
+    return enumerate(io.BufferedReader(_ChunkStream(chunks), CHUNK_BYTES), first)
