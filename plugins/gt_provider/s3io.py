@@ -17,7 +17,6 @@ import os
 import re
 import tempfile
 from collections.abc import Container, Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
@@ -84,50 +83,6 @@ def endpoint_s3_client(endpoint_url: str | None) -> Any | None:
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint_url)
-
-
-@dataclass(frozen=True)
-class S3ClientSettings:
-    """What another process needs to make the S3 client this one has: endpoint, region, credentials.
-
-    Picklable, so a dataset build can hand it to its processes (over a pipe: the credentials
-    never reach a command line or an environment). ``credentials`` are the client's, frozen
-    when taken (temporary ones included: a build takes minutes, not hours); None lets the
-    other process find its own, as boto3 does.
-    """
-
-    endpoint_url: str | None
-    region_name: str | None
-    credentials: tuple[str, str, str | None] | None = None
-    #: The client's ``Config(s3=...)`` (addressing style and the like), as sorted pairs.
-    s3_config: tuple[tuple[str, Any], ...] = ()
-
-    @classmethod
-    def of(cls, client: Any) -> S3ClientSettings:
-        meta = client.meta
-        credentials = None
-        # botocore keeps a client's credentials on its request signer and offers no public getter.
-        found = getattr(getattr(client, "_request_signer", None), "_credentials", None)
-        if found is not None:
-            frozen = found.get_frozen_credentials()
-            credentials = (frozen.access_key, frozen.secret_key, frozen.token)
-        s3_config = tuple(sorted((getattr(meta.config, "s3", None) or {}).items()))
-        return cls(meta.endpoint_url, meta.region_name, credentials, s3_config)
-
-    def client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        key, secret, token = self.credentials or (None, None, None)
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint_url,
-            region_name=self.region_name,
-            aws_access_key_id=key,
-            aws_secret_access_key=secret,
-            aws_session_token=token,
-            config=Config(s3=dict(self.s3_config)) if self.s3_config else None,
-        )
 
 
 class S3ClientProvider:
@@ -201,14 +156,59 @@ def s3_range_chunks(
     except Exception as error:
         code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
         if code in ("412", "PreconditionFailed"):
-            raise ManifestReadError(
-                f"{uri} changed while it was read (its ETag is no longer {etag}): read it again once nothing writes it"
-            ) from error
+            raise ManifestReadError(_changed(uri, etag)) from error
         raise ManifestReadError(f"cannot read manifest {uri}: {_aws_reason(error)}") from error
     try:
         yield from _streamed(uri, body.iter_chunks(CHUNK_BYTES))
     finally:
         body.close()
+
+
+#: How long a presigned GET stays valid: a dataset build's pass takes minutes.
+PRESIGNED_SECONDS = 3600
+
+
+def presigned_get_url(uri: str, s3: S3ClientProvider, expires: int = PRESIGNED_SECONDS) -> str:
+    """A presigned GET URL of an S3 object: another process reads it with no client and no credentials."""
+    bucket, key = split_s3_uri(uri)
+    return str(s3().generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=expires))
+
+
+def url_range_chunks(url: str, uri: str, start: int, end: int | None, *, etag: str | None = None) -> Iterator[bytes]:
+    """The bytes of ``[start, end)`` of the S3 object ``uri``, streamed from its presigned ``url``.
+
+    The standard library's HTTP client: a process that only reads needs neither boto3 nor
+    credentials. ``etag`` as in :func:`s3_range_chunks`.
+    """
+    import urllib.error
+    import urllib.request
+
+    if end is not None and end <= start:
+        return
+    headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+    if etag:
+        headers["If-Match"] = etag
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=60)
+    except urllib.error.HTTPError as error:
+        if error.code == 412:
+            raise ManifestReadError(_changed(uri, etag)) from error
+        reason = re.search(rb"<Code>([^<]+)</Code>", error.read(2048))
+        raise ManifestReadError(
+            f"cannot read manifest {uri}: HTTP {error.code} {reason.group(1).decode() if reason else error.reason}"
+        ) from error
+    except OSError as error:  # no connection
+        raise ManifestReadError(f"cannot read manifest {uri}: {error}") from error
+    with response:
+        try:
+            while chunk := response.read(CHUNK_BYTES):
+                yield chunk
+        except OSError as error:
+            raise ManifestReadError(f"reading manifest {uri} failed part way: {error}") from error
+
+
+def _changed(uri: str, etag: str | None) -> str:
+    return f"{uri} changed while it was read (its ETag is no longer {etag}): read it again once nothing writes it"
 
 
 def file_range_chunks(path: str, start: int, end: int | None) -> Iterator[bytes]:

@@ -374,32 +374,29 @@ def test_s3_ranges_hold_every_line_once_with_its_number(tmp_path, aws):
 def test_an_s3_input_replaced_during_the_build_is_an_error_not_a_mix(tmp_path, aws):
     manifest = _manifest(tmp_path / "out.manifest", 60)
     uri = _upload(aws, "out/replaced.manifest", manifest)
-    s3 = aws.client("s3")
+    s3 = S3ClientProvider(aws.client("s3"))
     sources = [Source(uri)]
-    [_, second] = parallel.plan(sources, ("jsonl",), 2, min_bytes=0, s3=S3ClientProvider(s3))
+    [_, second] = parallel.plan(sources, ("jsonl",), 2, min_bytes=0, s3=s3)
+    [process_view] = parallel._readable(sources, s3)  # what a build process reads: a presigned URL
 
     aws.put_text("out/replaced.manifest", Path(manifest).read_text().replace("cat", "dog"))
 
-    with pytest.raises(DatasetReadError, match=rf"^{uri} changed while it was read \(its ETag is no longer "):
-        list(second[0].lines(sources[0], s3))
+    changed = rf"^{uri} changed while it was read \(its ETag is no longer "
+    with pytest.raises(DatasetReadError, match=changed):
+        list(second[0].lines(sources[0], s3()))  # this process, with its client
+    with pytest.raises(DatasetReadError, match=changed):
+        list(second[0].lines(process_view, None))  # a build process, with the URL alone
 
 
-def test_the_build_processes_get_the_client_the_build_has(aws):
-    import boto3
+def test_the_build_processes_read_s3_with_no_client_and_no_secret(tmp_path, aws):
+    uri = aws.put_text("out/small.manifest", output_line("s3://b/1.png", "cat") + "\n")
+    client = _s3_client(aws)
+    etag = client.head_object(Bucket=aws.bucket, Key="out/small.manifest")["ETag"]
 
-    from gt_provider.s3io import S3ClientSettings
+    [readable] = parallel._readable([Source(uri, etag=etag)], S3ClientProvider(client))
 
-    client = boto3.client(
-        "s3",
-        endpoint_url=aws.endpoint_url,
-        region_name="eu-west-1",
-        aws_access_key_id="key",
-        aws_secret_access_key="secret",
-        aws_session_token="token",
-    )
-    settings = S3ClientSettings.of(client)
-
-    assert settings == S3ClientSettings(aws.endpoint_url, "eu-west-1", ("key", "secret", "token"))
-    made = settings.client()
-    assert made.meta.endpoint_url == aws.endpoint_url and made.meta.region_name == "eu-west-1"
-    assert made._request_signer._credentials.get_frozen_credentials()[:3] == ("key", "secret", "token")
+    assert readable.url.startswith(f"{aws.endpoint_url}/{aws.bucket}/out/small.manifest?")
+    assert "Signature=" in readable.url and "build-secret" not in readable.url
+    assert readable.etag == etag
+    [(number, line)] = list(parallel.Part(0, 0, None).lines(readable, None))
+    assert number == 1 and json.loads(line)["source-ref"] == "s3://b/1.png"

@@ -52,7 +52,7 @@ from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, p
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
 from gt_provider.datasets.workers.responses import read_worker_responses
 from gt_provider.datasets.workers.statistics import worker_statistics
-from gt_provider.s3io import S3ClientProvider, S3ClientSettings, is_s3_uri, split_s3_uri
+from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
 
 SCHEMA_VERSION = 1
 #: The canonical copy of every version: later versions read their parent back from it.
@@ -205,8 +205,6 @@ def build_dataset(
     worker_data = _worker_responses(sources, spec, s3_client)
     statistics = DatasetStatistics(list(spec.ratios))
     groups = plan(sources, spec.formats, default_workers() if workers is None else workers, s3=s3) or []
-    # The build's processes make the S3 client this one has (only if they read S3).
-    s3_settings = S3ClientSettings.of(s3()) if groups and any(is_s3_uri(s.uri) for s in sources) else None
     with contextlib.ExitStack() as stack:
         # Started now, while this process is small; it draws the card's plots at the end.
         plotter = stack.enter_context(Plotter())
@@ -215,7 +213,7 @@ def build_dataset(
             scanned = scan(sources, selection, s3_client, log)
         else:
             log(f"reading {len(sources)} output manifest(s) in {len(groups)} processes")
-            scanned = scan_parts(pool, groups, sources, selection, s3_settings)
+            scanned = scan_parts(pool, groups, sources, selection, s3)
         find_repeats(scanned)
         label_map = _label_map(parent, scanned.label_ids)
         allocator, assignment, pinned_total = allocate(scanned, spec.ratios, spec.seed, spec.stratify, pinned_index)
@@ -235,7 +233,7 @@ def build_dataset(
             write_splits_index()
         else:  # the index is written while the other processes write the objects
             written = write_parts(
-                pool, groups, scanned, sources, selection, destination, worker_data, write_splits_index, s3_settings
+                pool, groups, scanned, sources, selection, destination, worker_data, write_splits_index, s3
             )
             pool.close()
         if written.problem_total:

@@ -12,7 +12,7 @@ from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilte
 from gt_provider.datasets.reading.parse import numbered_lines, output_manifest_lines
 from gt_provider.datasets.records import LabeledObject
 from gt_provider.exceptions import ManifestReadError
-from gt_provider.s3io import S3ClientProvider, file_range_chunks, is_s3_uri, s3_range_chunks
+from gt_provider.s3io import S3ClientProvider, file_range_chunks, is_s3_uri, s3_range_chunks, url_range_chunks
 
 #: Rows between two progress lines of a pass.
 PROGRESS_EVERY = 250_000
@@ -32,6 +32,8 @@ class Source:
     objects: int = 0
     #: The S3 object's ETag when its parts are read by ranged GETs: every GET asks for that version.
     etag: str | None = None
+    #: A presigned GET URL of the S3 object, for a build process (which has no S3 client).
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,7 @@ class Part:
 
     def lines(self, source: Source, s3_client: Any | None) -> Iterator[tuple[int, bytes]]:
         """(line number, bytes) of the part's lines."""
-        if self.start == 0 and self.end is None:
+        if self.start == 0 and self.end is None and source.url is None:
             return output_manifest_lines(source.uri, s3_client=s3_client)
         return _range_lines(source, self.start, self.end, self.first_line or 1, s3_client)
 
@@ -82,7 +84,9 @@ def _range_lines(
 ) -> Iterator[tuple[int, bytes]]:
     """The lines of a source that start in ``[start, end)``, numbered from ``number``."""
     try:
-        if is_s3_uri(source.uri):
+        if source.url is not None:
+            chunks = url_range_chunks(source.url, source.uri, start, end, etag=source.etag)
+        elif is_s3_uri(source.uri):
             chunks = s3_range_chunks(source.uri, S3ClientProvider(s3_client), start, end, etag=source.etag)
         else:
             chunks = file_range_chunks(source.uri, start, end)

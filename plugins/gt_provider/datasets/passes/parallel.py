@@ -5,7 +5,7 @@ shares nothing but its results, so for large inputs ``build_dataset`` runs them 
 ``workers`` processes:
 
 1. the inputs, read as one stream, are cut into ``workers`` byte ranges at line starts
-   (local files, or S3 objects read with ranged GETs, each process with its own client);
+   (local files, or S3 objects that each process reads with ranged GETs of its own);
 2. each process scans its range, counting its lines; the build merges the scans in order
    (rows, strata, class names), numbers every line from the counts of the ranges before it
    (so a problem is reported at the line an editor shows), then finds repeated sources and
@@ -22,8 +22,9 @@ written this way; with other formats or small inputs the build runs in one proce
 
 The processes are fresh interpreters (``python -c``), not forks: a build may run inside an
 Airflow task, whose other threads a fork would copy mid-flight. They take work and return
-results as pickles on stdin and stdout; their stderr is the build's. They import boto3 only
-when they read S3, with the build's endpoint, region and credentials (:class:`S3ClientSettings`).
+results as pickles on stdin and stdout; their stderr is the build's. Standard library only:
+they read S3 objects from presigned GET URLs the build makes for each pass, so they need no
+boto3 (about 30 MB each) and are handed no credentials.
 """
 
 from __future__ import annotations
@@ -52,9 +53,9 @@ from gt_provider.exceptions import GroundTruthProviderError, ManifestReadError
 from gt_provider.s3io import (
     CHUNK_BYTES,
     S3ClientProvider,
-    S3ClientSettings,
     file_range_chunks,
     is_s3_uri,
+    presigned_get_url,
     s3_range_chunks,
     split_s3_uri,
 )
@@ -272,14 +273,15 @@ def scan_parts(
     groups: Sequence[Sequence[Part]],
     sources: Sequence[Source],
     selection: Selection,
-    s3: S3ClientSettings | None = None,
+    s3: S3ClientProvider | None = None,
 ) -> Scan:
     """The first pass, one group of parts per process, merged into one scan in reading order.
 
     The merged scan's parts carry their first line numbers (each process counted the lines of
     its own range only), and its rows the line numbers of the whole source.
     """
-    scans = pool.run("scan", [(list(sources), selection, list(parts), s3) for parts in groups])
+    readable = _readable(sources, s3)
+    scans = pool.run("scan", [(readable, selection, list(parts)) for parts in groups])
     merged = Scan()
     for part_scan in scans:
         strata = [merged.stratum_names.setdefault(name, len(merged.stratum_names)) for name in part_scan.stratum_names]
@@ -315,7 +317,7 @@ def write_parts(
     destination: Destination,
     worker_data: Mapping[str, WorkerResponses],
     meanwhile: Callable[[], None] | None = None,
-    s3: S3ClientSettings | None = None,
+    s3: S3ClientProvider | None = None,
 ) -> Written:
     """The second pass, one group per process, over the numbered parts of ``result`` (see :func:`scan_parts`).
 
@@ -327,6 +329,7 @@ def write_parts(
     jobs = []
     part_index = first_row = 0
     expected = (result.output_type, result.kind, result.attribute)
+    readable = _readable(sources, s3)
     for number, group in enumerate(groups):
         parts = result.parts[part_index : part_index + len(group)]
         lines = result.lines[part_index : part_index + len(group)]
@@ -340,7 +343,7 @@ def write_parts(
         wanted = {uri: [object_id for object_id, _ in worker_data[uri][1]] for uri in uris if uri in worker_data}
         jobs.append(
             (
-                [Source(source.uri, source.pinned) for source in sources],
+                readable,
                 selection,
                 list(parts),
                 lines,
@@ -353,7 +356,6 @@ def write_parts(
                 folders / str(number),
                 wanted,
                 destination.parent_rows,
-                s3,
             )
         )
         part_index += len(parts)
@@ -384,6 +386,19 @@ def write_parts(
     written.files = _concatenate(part_files, staging, names)
     shutil.rmtree(folders)
     return written
+
+
+def _readable(sources: Sequence[Source], s3: S3ClientProvider | None) -> list[Source]:
+    """What a build process reads: the sources, S3 ones with a presigned URL made for this pass."""
+    return [
+        Source(
+            source.uri,
+            source.pinned,
+            etag=source.etag,
+            url=presigned_get_url(source.uri, s3 or S3ClientProvider()) if is_s3_uri(source.uri) else None,
+        )
+        for source in sources
+    ]
 
 
 def _merge_written(written: Written, part: Written) -> None:
@@ -425,8 +440,8 @@ def _concatenate(
 # ------------------------------------------------------------------ in the build processes
 
 
-def _scan_task(sources: list[Source], selection: Selection, parts: list[Part], s3: S3ClientSettings | None) -> Scan:
-    return scan(sources, selection, _s3_client(s3), _quiet, parts)
+def _scan_task(sources: list[Source], selection: Selection, parts: list[Part]) -> Scan:
+    return scan(sources, selection, None, _quiet, parts)
 
 
 def _write_task(
@@ -443,27 +458,14 @@ def _write_task(
     folder: Path,
     wanted: dict[str, list[str]],
     parent_rows: frozenset[int],
-    s3: S3ClientSettings | None,
 ) -> tuple[Written, DatasetStatistics, list[Source], list[str]]:
     statistics = DatasetStatistics(names)
     destination = Destination(assignment, names, label_map, folder, statistics, parent_rows)
     writer = Writer(expected[1], repeats, selection, destination)
     writer.written.output_type, writer.written.kind, writer.written.attribute = expected
     writer.want(wanted)
-    writer.read(sources, parts, lines, first_row, _s3_client(s3), _quiet)
+    writer.read(sources, parts, lines, first_row, None, _quiet)
     return writer.close(), statistics, sources, label_map
-
-
-_clients: dict[S3ClientSettings, Any] = {}
-
-
-def _s3_client(settings: S3ClientSettings | None) -> Any | None:
-    """This process's S3 client made from the build's settings (one per process, reused by its tasks)."""
-    if settings is None:
-        return None
-    if settings not in _clients:
-        _clients[settings] = settings.client()
-    return _clients[settings]
 
 
 def _quiet(message: str) -> None:
