@@ -38,7 +38,7 @@ def get_provider_info() -> dict[str, object]:
         "hooks": [
             {
                 "integration-name": "Amazon SageMaker Ground Truth",
-                "python-modules": ["gt_provider.hooks.ground_truth"],
+                "python-modules": ["gt_provider.hooks.ground_truth", "gt_provider.hooks.workteams"],
             },
             {"integration-name": "Label Studio", "python-modules": ["gt_provider.hooks.label_studio"]},
         ],
@@ -50,6 +50,7 @@ def get_provider_info() -> dict[str, object]:
                     "gt_provider.operators.manifest",
                     "gt_provider.operators.dataset",
                     "gt_provider.operators.training",
+                    "gt_provider.operators.workteams",
                 ],
             }
         ],

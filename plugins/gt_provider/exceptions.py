@@ -61,6 +61,11 @@ class UnsupportedByBackendError(InvalidLabelingJobConfigError):
     jobs, automated labeling, streaming); raised before anything is created."""
 
 
+class WorkteamConfigError(GroundTruthProviderError, ValueError):
+    """A labeling team's argument is not one AWS would take (a name, an email, a missing Cognito
+    group the task may not create, a vendor team to change); raised before anything changes."""
+
+
 class ManifestReadError(GroundTruthProviderError, OSError):
     """The manifest itself (not a line of it) cannot be read or the cleaned copy cannot be written.
 

@@ -87,7 +87,7 @@ def test_labeling_jobs_page_before_any_job_and_without_a_login(stack: NativeStac
     assert "No labeling jobs yet" in frame.locator("body").inner_text()
 
 
-@pytest.mark.parametrize("dag_id", [*LABELING_DAGS, "gt_train_on_dataset"])
+@pytest.mark.parametrize("dag_id", [*LABELING_DAGS, "gt_train_on_dataset", "gt_labeling_team"])
 def test_trigger_form_shows_every_param_with_its_title_and_description(stack: NativeStack, page: Any, dag_id: str):
     params = stack.api.get(f"/api/v2/dags/{dag_id}/details")["params"]
     login(stack, page, f"/dags/{dag_id}")

@@ -40,9 +40,12 @@ class Workteam:
     description: str
     created: datetime
     tags: list[dict[str, str]]
+    #: The SNS topic that hears of new tasks for the team's workers, if any.
+    notification_topic_arn: str | None = None
+    updated: datetime | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        described: dict[str, Any] = {
             "WorkteamName": self.name,
             "MemberDefinitions": self.member_definitions,
             "WorkteamArn": self.arn,
@@ -51,5 +54,8 @@ class Workteam:
             "Description": self.description,
             "SubDomain": f"{self.name.lower()}.labeling.local",
             "CreateDate": self.created,
-            "LastUpdatedDate": self.created,
+            "LastUpdatedDate": self.updated or self.created,
         }
+        if self.notification_topic_arn:
+            described["NotificationConfiguration"] = {"NotificationTopicArn": self.notification_topic_arn}
+        return described

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from typing import Any
 
 from gt_provider import task_types
 from gt_provider.local import settings as local_settings
+from gt_provider.local import teams
 
 # Imported by name: ``from gt_provider.local import annotations`` would find the package's
 # ``from __future__ import annotations`` feature object instead of the submodule.
@@ -59,7 +61,7 @@ from gt_provider.local.validation import (
     check_name,
     check_range,
 )
-from gt_provider.local.workforce import ObjectOutcome, PreparedObject, simulate_answers, worker_pool
+from gt_provider.local.workforce import ObjectOutcome, PreparedObject, Worker, simulate_answers, worker_pool
 from gt_provider.status import ALL_STATES, FAILURE_STATES, STOPPED_STATES, SUCCESS_STATES, format_progress
 
 TERMINAL = SUCCESS_STATES | FAILURE_STATES | STOPPED_STATES
@@ -244,6 +246,18 @@ class LabelingJob:
         return described
 
 
+def _notification_topic(request: dict[str, Any]) -> str | None:
+    """The topic of ``NotificationConfiguration`` (None or "" to stop notifications), checked as AWS does."""
+    topic = (request.get("NotificationConfiguration") or {}).get("NotificationTopicArn")
+    if topic and not re.fullmatch(r"arn:aws[a-z\-]*:sns:[a-z0-9\-]*:[0-9]{12}:[a-zA-Z0-9_.-]+", topic):
+        raise constraint_error(
+            topic,
+            "notificationConfiguration.notificationTopicArn",
+            "Member must satisfy regular expression pattern: arn:aws[a-z\\-]*:sns:[a-z0-9\\-]*:[0-9]{12}:[a-zA-Z0-9_.-]+",
+        )
+    return topic or None
+
+
 class GroundTruthBackend:
     """Workteams and labeling jobs of one account and region."""
 
@@ -264,6 +278,8 @@ class GroundTruthBackend:
         check_length(request.get("Description"), "description", 1, 200)
         members = request.get("MemberDefinitions") or []
         check_range(len(members), "memberDefinitions", 1, 10)
+        teams.check_member_definitions(self.account_id, self.region, members)
+        topic = _notification_topic(request)
         with self._lock:
             if name.lower() in self.workteams:
                 raise ResourceInUse(f"Workteam {name} already exists.")
@@ -276,9 +292,40 @@ class GroundTruthBackend:
                 description=request["Description"],
                 created=_now(),
                 tags=request.get("Tags") or [],
+                notification_topic_arn=topic,
             )
             self.workteams[name.lower()] = team
             return team
+
+    def update_workteam(self, request: dict[str, Any]) -> Workteam:
+        """UpdateWorkteam: members, description and the notification topic, each only if given."""
+        with self._lock:
+            team = self.describe_workteam(request.get("WorkteamName"))
+            if "Description" in request:
+                check_length(request["Description"], "description", 1, 200)
+            if "MemberDefinitions" in request:
+                check_range(len(request["MemberDefinitions"] or []), "memberDefinitions", 1, 10)
+                teams.check_member_definitions(self.account_id, self.region, request["MemberDefinitions"])
+            topic = _notification_topic(request)
+            team.description = request.get("Description", team.description)
+            team.member_definitions = request.get("MemberDefinitions", team.member_definitions)
+            if "NotificationConfiguration" in request:
+                team.notification_topic_arn = topic
+            team.updated = _now()
+            return team
+
+    def delete_workteam(self, name: str) -> None:
+        with self._lock:
+            team = self.describe_workteam(name)
+            busy = []
+            for job in self.jobs.values():
+                if job.request["HumanTaskConfig"]["WorkteamArn"] == team.arn:
+                    self._refresh(job)
+                    if job.status not in TERMINAL:
+                        busy.append(job.name)
+            if busy:
+                raise ResourceInUse(f"Workteam {team.name} has labeling jobs in progress: {', '.join(sorted(busy))}.")
+            del self.workteams[team.name.lower()]
 
     def describe_workteam(self, name: str) -> Workteam:
         team = self.workteams.get((name or "").lower())
@@ -609,9 +656,7 @@ class GroundTruthBackend:
         """
         simulation, spec = job.simulation, job.spec()
         workers_per_object = job.request["HumanTaskConfig"]["NumberOfHumanWorkersPerDataObject"]
-        pool = worker_pool(
-            self.region, max(len(config.worker_accuracies), workers_per_object), config.worker_accuracies
-        )
+        pool = self._workers(job, config, workers_per_object)
         objects: list[PreparedObject] = []
         for line, number in zip(job.lines, job.line_numbers, strict=True):
             source = ObjectSource(line, number, self._read_input)
@@ -628,6 +673,27 @@ class GroundTruthBackend:
             answer=lambda task, worker, rng: simulation.answer(task, worker, rng, spec),
             seconds=simulation.seconds,
         )
+
+    def _workers(self, job: LabelingJob, config: local_settings.Settings, workers_per_object: int) -> list[Worker]:
+        """The team's members (one simulated worker each), or the anonymous pool for a team of no known pool."""
+        arn = job.request["HumanTaskConfig"]["WorkteamArn"]
+        team = next((team for team in self.workteams.values() if team.arn == arn), None)
+        found = teams.members(self.account_id, self.region, team.member_definitions) if team else None
+        if found is None:
+            size = max(len(config.worker_accuracies), workers_per_object)
+            return worker_pool(self.region, size, config.worker_accuracies)
+        workers = teams.member_workers(self.region, found, config.worker_accuracies, config.member_accuracies)
+        if len(workers) < workers_per_object:
+            assert team is not None
+            self._events.put(
+                job.name,
+                "WorkteamTooSmall",
+                f"Workteam {team.name} has {len(workers)} member(s), fewer than the {workers_per_object} workers per "
+                "object the job asks for: each object gets the answers of those there are, or expires with none.",
+                members=len(workers),
+                workers_per_object=workers_per_object,
+            )
+        return workers
 
     def _read_input(self, uri: str) -> bytes | None:
         """An object a manifest line points at (image, text, earlier label), or None."""

@@ -89,7 +89,7 @@ def list_labeling_jobs_for_workteam(self: SageMakerResponse) -> ActionResult:
 
 
 def create_workteam(self: SageMakerResponse) -> ActionResult:
-    fields = ("WorkteamName", "WorkforceName", "MemberDefinitions", "Description", "Tags")
+    fields = ("WorkteamName", "WorkforceName", "MemberDefinitions", "Description", "NotificationConfiguration", "Tags")
     team = _backend(self).create_workteam(_params(self, fields))
     return ActionResult({"WorkteamArn": team.arn})
 
@@ -97,6 +97,18 @@ def create_workteam(self: SageMakerResponse) -> ActionResult:
 def describe_workteam(self: SageMakerResponse) -> ActionResult:
     team = _backend(self).describe_workteam(self._get_param("WorkteamName"))
     return ActionResult({"Workteam": team.to_dict()})
+
+
+def update_workteam(self: SageMakerResponse) -> ActionResult:
+    fields = ("WorkteamName", "MemberDefinitions", "Description", "NotificationConfiguration")
+    given = {name: value for name, value in _params(self, fields).items() if value is not None}
+    team = _backend(self).update_workteam(given)
+    return ActionResult({"Workteam": team.to_dict()})
+
+
+def delete_workteam(self: SageMakerResponse) -> ActionResult:
+    _backend(self).delete_workteam(self._get_param("WorkteamName"))
+    return ActionResult({"Success": True})
 
 
 def list_workteams(self: SageMakerResponse) -> ActionResult:
@@ -116,5 +128,7 @@ HANDLERS = {
     "list_labeling_jobs_for_workteam": list_labeling_jobs_for_workteam,
     "create_workteam": create_workteam,
     "describe_workteam": describe_workteam,
+    "update_workteam": update_workteam,
+    "delete_workteam": delete_workteam,
     "list_workteams": list_workteams,
 }

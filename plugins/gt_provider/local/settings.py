@@ -69,6 +69,8 @@ class Settings:
     objects_per_second: float = 10.0
     stopping_seconds: float = 5.0
     worker_accuracies: tuple[float, ...] = DEFAULT_WORKER_ACCURACIES
+    #: Accuracy of a workteam member by email (members not named take ``worker_accuracies`` in turn).
+    member_accuracies: dict[str, float] = field(default_factory=dict)
     #: Fraction of data objects that fail labeling (tasks expire), in [0, 1).
     object_failure_rate: float = 0.0
     seed: int = 0
@@ -91,6 +93,11 @@ class Settings:
             raise ValueError(f"object_failure_rate must be in [0, 1), got {self.object_failure_rate}")
         if not self.worker_accuracies or not all(0 < a <= 1 for a in self.worker_accuracies):
             raise ValueError(f"worker accuracies must be in (0, 1], got {self.worker_accuracies}")
+        if not isinstance(self.member_accuracies, dict) or not all(
+            isinstance(email, str) and isinstance(a, int | float) and 0 < a <= 1
+            for email, a in self.member_accuracies.items()
+        ):
+            raise ValueError(f"member_accuracies must map emails to accuracies in (0, 1], got {self.member_accuracies}")
         if self.objects_per_second <= 0:
             raise ValueError(f"objects_per_second must be > 0, got {self.objects_per_second}")
         self.response_delays = _checked_response_delays(self.response_delays)
@@ -104,6 +111,7 @@ class Settings:
             "objects_per_second": self.objects_per_second,
             "stopping_seconds": self.stopping_seconds,
             "worker_accuracies": list(self.worker_accuracies),
+            "member_accuracies": dict(self.member_accuracies),
             "object_failure_rate": self.object_failure_rate,
             "seed": self.seed,
             "throttle_rate": self.throttle_rate,

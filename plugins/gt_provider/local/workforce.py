@@ -81,7 +81,7 @@ def simulate_answers(
     answer: Callable[[Any, Worker, random.Random], Any],
     seconds: tuple[int, int] = (3, 40),
 ) -> list[ObjectOutcome]:
-    """Answer every object with ``workers_per_object`` distinct workers of ``pool``.
+    """Answer every object with ``workers_per_object`` distinct workers of ``pool`` (all of them if fewer).
 
     ``answer(task, worker, rng)`` is the task type's worker; objects that already carry a
     failure reason get no answers, and a share ``failure_rate`` of the others expire, as
@@ -96,8 +96,11 @@ def simulate_answers(
         if failure_rate and rng.random() < failure_rate:
             outcomes.append(ObjectOutcome(index, failure_reason="ClientError: Annotation tasks expired."))
             continue
+        if not pool:  # a team with no members: nobody takes the task before it expires
+            outcomes.append(ObjectOutcome(index, failure_reason="ClientError: Annotation tasks expired."))
+            continue
         answers = []
-        for worker in rng.sample(list(pool), workers_per_object):
+        for worker in rng.sample(list(pool), min(workers_per_object, len(pool))):
             content = answer(task, worker, rng)
             answers.append(Answer(worker, content, rng.randint(*seconds)))
         outcomes.append(ObjectOutcome(index, tuple(answers), task=task))
