@@ -76,6 +76,10 @@ class TestBudget:
         assert "9 objects x 3 workers" in message
         assert _jobs(aws) == []
         assert _output_objects(aws) == []  # not even the label configuration was uploaded
+        # Failed, not retried: a retry would make the same estimate and refuse it again.
+        from airflow.providers.common.compat.sdk import AirflowFailException
+
+        assert isinstance(refused.value, AirflowFailException)
 
     def test_with_automated_labeling_the_ceiling_counts_not_the_best_case(self, aws):
         uris = put_classification_inputs(aws, n_objects=1300)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.providers.amazon.aws.operators.base_aws import AwsBaseOperator
 from airflow.providers.amazon.aws.utils import validate_execute_complete_event
 from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
-from airflow.providers.common.compat.sdk import conf
+from airflow.providers.common.compat.sdk import AirflowFailException, conf
 
 from gt_provider import pricing as costs
 from gt_provider.backends import (
@@ -52,6 +52,11 @@ _OPERATOR_ONLY_TEMPLATED = (
 )
 #: The Airflow Variable (JSON) whose pricing overrides the pricing file for every labeling task.
 PRICING_VARIABLE = "gt_provider_pricing"
+
+
+class BudgetRefusal(AirflowFailException, LabelingBudgetExceededError):
+    """:class:`LabelingBudgetExceededError` as the task raises it: failed, not retried (a retry
+    would make the same estimate and refuse it again, two retry delays later)."""
 
 
 def _attribute(name: str) -> str:
@@ -484,7 +489,7 @@ class GroundTruthLabelingJobOperator(_OnABackend, AwsBaseOperator[GroundTruthHoo
                 limit,
             )
             return
-        raise LabelingBudgetExceededError(
+        raise BudgetRefusal(
             f"Labeling job {spec.job_name} was not created: it could cost up to ${estimate.high_usd:,.2f}, above "
             f"max_cost_usd=${limit:,.2f} ({estimate.summary()}; pricing as of {estimate.pricing_as_of}). Raise "
             "max_cost_usd, label fewer objects or with fewer workers per object, or correct the pricing "
