@@ -59,6 +59,7 @@ with pipeline.pipeline_dag(
         short_instructions="Choose the digit shown in the image.",
         full_instructions="Each image shows one handwritten digit from 0 to 9. Choose its name.",
         seed_help=f"Upload sample digits when {RAW_PREFIX} is empty",
+        gold=True,
     ),
 ) as dag:
     checked = pipeline.check_labeling_params()
@@ -73,6 +74,9 @@ with pipeline.pipeline_dag(
         suffixes=[".png", ".jpg", ".jpeg"],
         # Demo images carry their true digit for the local AWS's simulated workers.
         carry_metadata=["gt-local-answer"],
+        gold_manifest_uri="{{ params.gold_manifest_uri or None }}",
+        gold_rate="{{ params.gold_rate }}",
+        gold_labels="{{ params.labels }}",
     )
     labeling = GroundTruthLabelingJobOperator(
         task_id="label_images",
@@ -85,6 +89,10 @@ with pipeline.pipeline_dag(
         **pipeline.automated_labeling_arguments(LEDGER_URI, after=checked),
     )
     dataset = pipeline.record_and_build_dataset(
-        labeling.output, ledger_uri=LEDGER_URI, dataset=DATASET, formats=["jsonl", "class-listing", "huggingface"]
+        labeling.output,
+        ledger_uri=LEDGER_URI,
+        dataset=DATASET,
+        formats=["jsonl", "class-listing", "huggingface"],
+        exclude_flagged_workers="{{ params.exclude_flagged_workers }}",
     )
     pipeline.report(labeling.output, dataset)

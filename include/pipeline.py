@@ -297,4 +297,10 @@ def report(labeling: dict[str, Any], dataset: dict[str, Any], review: dict[str, 
         print(f"Review ({review['task_type']}): {summary['reviewed']} in {summary['review_job']}")
     summary |= {"dataset": dataset["uri"], "dataset_version": dataset["version"], "dataset_counts": dataset["counts"]}
     print(f"Dataset {dataset['name']} v={dataset['version']} at {dataset['uri']}: {dataset['counts']}")
+    gold = dataset.get("gold")
+    if gold:
+        summary["gold"] = gold
+        flagged = ", ".join(gold["flagged_workers"]) or "none"
+        left_out = " (their answers left out of this version)" if gold["excluded"] else ""
+        print(f"Gold items: {gold['objects']}; workers flagged: {flagged}{left_out}")
     return summary

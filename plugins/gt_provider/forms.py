@@ -49,8 +49,12 @@ def labeling_params(
     min_labels: int = 2,
     max_labels: int = 50,
     short_instructions_help: str = "",
+    gold: bool = False,
 ) -> dict[str, Param]:
-    """The form's fields: task type, labels, workteam, workers per object, max objects, instructions, seeding."""
+    """The form's fields: task type, labels, workteam, workers per object, max objects, instructions, seeding.
+
+    ``gold``: the gold-item fields too (single-class jobs: a gold answer is a class name).
+    """
     return {
         task_type_param: Param(
             task_types[0], type="string", enum=list(task_types), title="Task type", description=task_type_help
@@ -140,7 +144,36 @@ def labeling_params(
             description="Refuse to create the labeling job when its estimate (gt_provider's pricing file) is "
             "above this; empty for no limit.",
         ),
+        **(_gold_params(object_noun) if gold else {}),
         "seed_sample_data": Param(True, type="boolean", title="Seed sample data", description=seed_help),
+    }
+
+
+def _gold_params(object_noun: str) -> dict[str, Param]:
+    return {
+        "gold_manifest_uri": Param(
+            None,
+            type=["null", "string"],
+            pattern=r"^(|s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+)$",
+            title="Gold manifest",
+            description=f"Known-answer {object_noun}s (an S3 manifest, each line with gt-gold-label) mixed into "
+            "the job to score its workers. They are never data. Empty: no gold items.",
+        ),
+        "gold_rate": Param(
+            0.05,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=0.5,
+            title="Gold rate",
+            description=f"Gold items per {object_noun} of the job (above 0, at most 0.5).",
+        ),
+        "exclude_flagged_workers": Param(
+            False,
+            type="boolean",
+            title="Leave out flagged workers",
+            description="Workers below 0.8 on gold are flagged on the dataset card. Tick to consolidate "
+            f"the {object_noun}s they answered again from the other workers' answers.",
+        ),
     }
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from gt_provider.manifests.gold import is_gold
 from gt_provider.s3io import split_s3_uri
 
 #: Compare-and-swap attempts before giving up (each after a fresh read); contention is runs, not requests.
@@ -169,13 +170,13 @@ def read_sources(ledger_text: str) -> set[str]:
 
 
 def labeled_sources(output_manifest_text: str, label_attribute_name: str) -> list[str]:
-    """Sources the job labeled: output lines that carry the label (failed objects do not)."""
+    """Sources the job labeled: output lines that carry the label (failed objects do not; gold items are not data)."""
     labeled = []
     for line in output_manifest_text.splitlines():
         if not line.strip():
             continue
         record = json.loads(line)
-        if label_attribute_name in record:
+        if label_attribute_name in record and not is_gold(record):
             labeled.append(record.get("source-ref", record.get("source")))
     return [source for source in labeled if source is not None]
 

@@ -125,3 +125,32 @@ def test_second_run_with_nothing_new_skips_instead_of_paying_twice(aws, airflow_
     assert len(sagemaker.list_labeling_jobs()["LabelingJobSummaryList"]) == 1
     ledger = aws.get_text(f"s3://{aws.bucket}/labeling/ledger/gt_image_classification.jsonl").splitlines()
     assert len(ledger) == 30
+
+
+def test_gold_items_flag_a_bad_worker_and_the_dataset_leaves_its_answers_out(aws, airflow_db):
+    from gt_provider.manifests.gold import GOLD_KEY
+    from include.sample_data import DIGIT_NAMES
+
+    # Three simulated workers, one of them nearly always wrong; ten gold digits with known answers.
+    aws.configure(worker_accuracies=[0.97, 0.95, 0.05])
+    gold_lines = [
+        {"source-ref": f"s3://{aws.bucket}/gold/digit-{i}.png", GOLD_KEY: DIGIT_NAMES[i % 10]} for i in range(10)
+    ]
+    gold_uri = aws.put_text("gold/digits.manifest", "".join(json.dumps(line) + "\n" for line in gold_lines))
+    form = {"max_objects": 40, "workers_per_object": 3, "gold_manifest_uri": gold_uri, "gold_rate": 0.25}
+
+    run = example_dag("gt_image_classification").test(run_conf={**form, "exclude_flagged_workers": True})
+
+    assert run.state == "success"
+    manifest = run.get_task_instances()[0].xcom_pull(task_ids="build_input_manifest")
+    assert manifest["objects"] == 40 and manifest["gold_objects"] == 10
+    ledger = [json.loads(line) for line in aws.get_text(manifest["ledger_uri"]).splitlines()]
+    assert not any("/gold/" in entry["source"] for entry in ledger)  # gold is never data: never claimed, never labeled
+    card = json.loads(aws.get_text(f"s3://{aws.bucket}/datasets/digits/v=1/dataset.json"))
+    assert card["counts"]["total"] == 40 and card["counts"]["dropped"]["gold"] == 10
+    [job] = card["workers"].values()
+    assert len(job["gold"]["flagged"]) == 1 and job["gold"]["excluded"] is True
+    [bad] = [worker for worker in job["workers"] if worker["flagged"]]
+    assert bad["gold_answers"] == 10 and bad["gold_accuracy"] <= 0.3
+    report = run.get_task_instances()[0].xcom_pull(task_ids="report")
+    assert report["gold"] == {"objects": 10, "flagged_workers": [bad["worker_id"]], "excluded": True}

@@ -10,6 +10,7 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 
 from gt_provider.exceptions import InvalidLabelingJobConfigError
 from gt_provider.manifests.errors import InvalidManifestError
+from gt_provider.manifests.gold import GOLD_KEY
 from gt_provider.operators.manifest import (
     GroundTruthBuildManifestOperator,
     GroundTruthRecordLabeledObjectsOperator,
@@ -86,6 +87,43 @@ class TestBuildManifestOperator:
         assert retry["manifest_uri"] == first["manifest_uri"]
         assert len(_lines(aws, retry["manifest_uri"])) == 3
 
+    def test_gold_items_are_mixed_in_at_the_rate_and_never_claimed(self, aws):
+        sources = _put_images(aws, 20)
+        gold_uri = aws.put_text(
+            "gold/digits.manifest",
+            "".join(
+                json.dumps({"source-ref": f"s3://{aws.bucket}/gold/{i}.png", GOLD_KEY: "cat"}) + "\n" for i in range(5)
+            ),
+        )
+        ledger_uri = f"s3://{aws.bucket}/labeling/ledger.jsonl"
+        arguments = {"ledger_uri": ledger_uri, "gold_manifest_uri": gold_uri, "gold_rate": 0.1, "gold_labels": ["cat"]}
+
+        result = _build(aws, **arguments).execute(_context())
+
+        assert result["objects"] == 20 and result["gold_objects"] == 2
+        lines = _lines(aws, result["manifest_uri"])
+        assert len(lines) == 22 and sum(GOLD_KEY in line for line in lines) == 2
+        claimed = {json.loads(line)["source"] for line in aws.get_text(ledger_uri).splitlines()}
+        assert claimed == set(sources)  # the data, not the gold items
+        retry = _build(aws, **arguments).execute(_context())  # reuses the manifest, claims no gold either
+        assert retry["gold_objects"] == 2 and retry["objects"] == 20
+        assert {json.loads(line)["source"] for line in aws.get_text(ledger_uri).splitlines()} == set(sources)
+
+    def test_a_bad_gold_manifest_is_refused_before_anything_is_claimed(self, aws):
+        _put_images(aws, 3)
+        gold_uri = aws.put_text(
+            "gold/bad.manifest", json.dumps({"source-ref": "s3://b/g.png", GOLD_KEY: "horse"}) + "\n"
+        )
+        ledger_uri = f"s3://{aws.bucket}/labeling/ledger.jsonl"
+
+        with pytest.raises(InvalidLabelingJobConfigError, match="line 1: gt-gold-label 'horse' is not one of"):
+            _build(aws, ledger_uri=ledger_uri, gold_manifest_uri=gold_uri, gold_labels=["cat", "dog"]).execute(
+                _context()
+            )
+        with pytest.raises(InvalidLabelingJobConfigError, match="does not exist"):
+            _build(aws, gold_manifest_uri=f"s3://{aws.bucket}/gold/none.manifest").execute(_context())
+        assert aws.client("s3").list_objects_v2(Bucket=aws.bucket, Prefix="labeling/").get("KeyCount") == 0
+
     def test_only_the_data_interval(self, aws):
         _put_images(aws, 2)
         now = datetime.now(UTC)
@@ -133,6 +171,7 @@ def test_record_labeled_objects_adds_only_labeled_sources(aws):
             {"source-ref": "s3://b/1.png", "label": "0", "label-metadata": {}},
             {"source-ref": "s3://b/2.png", "label-metadata": {"failure-reason": "expired"}},
             {"source-ref": "s3://b/3.png", "label": "1", "label-metadata": {}},
+            {"source-ref": "s3://b/gold.png", GOLD_KEY: "cat", "label": "0", "label-metadata": {}},  # not data
         ]
     )
     labeling = {

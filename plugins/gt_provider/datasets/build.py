@@ -47,9 +47,18 @@ from gt_provider.datasets.passes.inputs import Selection, Source, WorkerResponse
 from gt_provider.datasets.passes.parallel import Pool, default_workers, plan, scan_parts, write_parts
 from gt_provider.datasets.passes.scan import STRATIFIED_KINDS, Scan, allocate, find_repeats, scan
 from gt_provider.datasets.passes.write import Destination, write
+from gt_provider.datasets.reading.parse import output_manifest_lines
 from gt_provider.datasets.records import LabeledObject
 from gt_provider.datasets.split import DEFAULT_RATIOS, UNASSIGNED, digest_hex, parse_ratios
 from gt_provider.datasets.storage import CARD_FILE, DatasetLocation
+from gt_provider.datasets.workers.gold import (
+    DEFAULT_MIN_ACCURACY,
+    DEFAULT_MIN_ANSWERS,
+    flagged_workers,
+    gold_labels,
+    gold_scores,
+    reconsolidated,
+)
 from gt_provider.datasets.workers.responses import read_worker_responses
 from gt_provider.datasets.workers.statistics import worker_statistics
 from gt_provider.s3io import S3ClientProvider, is_s3_uri, split_s3_uri
@@ -87,11 +96,29 @@ class DatasetSpec:
     carry_forward: bool = True
     #: Compute per-worker agreement from ``annotations/worker-response`` when present.
     worker_statistics: bool = True
+    #: Gold items (``gt_provider.manifests.gold``): a worker is flagged below this accuracy on them...
+    gold_min_accuracy: float = DEFAULT_MIN_ACCURACY
+    #: ...over at least this many gold answers.
+    gold_min_answers: int = DEFAULT_MIN_ANSWERS
+    #: Consolidate the objects flagged workers answered again, from the other workers' answers.
+    exclude_flagged_workers: bool = False
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
             raise DatasetError(
                 f"dataset name {self.name!r}: use 1-128 letters, digits, '.', '_' or '-', starting with a letter or digit"
+            )
+        if isinstance(self.gold_min_accuracy, bool) or not 0 < self.gold_min_accuracy <= 1:
+            raise DatasetError(f"gold_min_accuracy must be above 0 and at most 1, got {self.gold_min_accuracy!r}")
+        if (
+            isinstance(self.gold_min_answers, bool)
+            or not isinstance(self.gold_min_answers, int)
+            or self.gold_min_answers < 1
+        ):
+            raise DatasetError(f"gold_min_answers must be a whole number of at least 1, got {self.gold_min_answers!r}")
+        if self.exclude_flagged_workers and not self.worker_statistics:
+            raise DatasetError(
+                "exclude_flagged_workers needs worker_statistics: workers are flagged from their answers"
             )
         object.__setattr__(self, "ratios", parse_ratios(self.ratios))
         formats = tuple(dict.fromkeys((CANONICAL_FORMAT, *self.formats)))
@@ -113,6 +140,13 @@ class DatasetSpec:
             "review": _describe(self.review) if self.review else None,
             "label_mapping": dict(self.label_mapping.rename) if self.label_mapping else {},
             "carry_forward": self.carry_forward,
+            # Only when asked for: the fingerprints of datasets built without gold stay as they were.
+            **(
+                {"gold": _describe_gold(self)}
+                if self.exclude_flagged_workers
+                or (self.gold_min_accuracy, self.gold_min_answers) != (DEFAULT_MIN_ACCURACY, DEFAULT_MIN_ANSWERS)
+                else {}
+            ),
         }
 
 
@@ -144,6 +178,7 @@ class BuiltDataset:
             "output_type": self.card["output_type"],
             "job_names": list(self.card["job_names"]),
             "cost": _cost_extra(self.card.get("cost")),
+            "gold": _gold_extra(self.card.get("workers")),
         }
 
 
@@ -201,8 +236,15 @@ def build_dataset(
                 sources[:0] = [Source(location.uri_of(f"v={parent_version}/{path}"), pinned=split) for path in paths]
         log(f"parent version v={parent_version}: {len(pinned_index):,} split assignments carried forward")
 
-    selection = Selection(spec.label_attribute, spec.object_filter, spec.review, spec.label_mapping, spec.formats)
     worker_data = _worker_responses(sources, spec, s3_client)
+    selection = Selection(
+        spec.label_attribute,
+        spec.object_filter,
+        spec.review,
+        spec.label_mapping,
+        spec.formats,
+        relabels=_reconsolidation(worker_data, spec, s3_client, log),
+    )
     statistics = DatasetStatistics(list(spec.ratios))
     groups = plan(sources, spec.formats, default_workers() if workers is None else workers, s3=s3) or []
     with contextlib.ExitStack() as stack:
@@ -265,7 +307,7 @@ def build_dataset(
             "label_map": {str(index): name for index, name in enumerate(label_map)},
             "splits": {"ratios": dict(spec.ratios), "seed": spec.seed, "stratified": stratified, "index": SPLITS_INDEX},
             **statistics.to_dict(),
-            "workers": _worker_card(worker_data, written.consolidated, spec.label_mapping),
+            "workers": _worker_card(worker_data, written.consolidated, spec),
             "files": written.files,
             "filters": spec.describe()["filters"],
             "review": spec.describe()["review"],
@@ -373,6 +415,48 @@ def _write_splits_index(
             )
 
 
+def _gold_extra(workers: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """What the card says of gold items, in short: how many, who was flagged, whether their answers were left out."""
+    jobs = [statistics["gold"] for statistics in (workers or {}).values() if statistics.get("gold")]
+    if not jobs:
+        return None
+    return {
+        "objects": sum(gold["objects"] for gold in jobs),
+        "flagged_workers": sorted({worker for gold in jobs for worker in gold["flagged"]}),
+        "excluded": any(gold["excluded"] for gold in jobs),
+    }
+
+
+def _describe_gold(spec: DatasetSpec) -> dict[str, Any]:
+    return {
+        "min_accuracy": spec.gold_min_accuracy,
+        "min_answers": spec.gold_min_answers,
+        "exclude_flagged_workers": spec.exclude_flagged_workers,
+    }
+
+
+def _reconsolidation(
+    worker_data: Mapping[str, WorkerResponses], spec: DatasetSpec, s3_client: Any | None, log: Callable[[str], None]
+) -> dict[str, dict[str, tuple[str, float] | None]]:
+    """Per output manifest, the objects flagged workers answered, consolidated from the others' answers."""
+    if not spec.exclude_flagged_workers:
+        return {}
+    rename = dict(spec.label_mapping.rename) if spec.label_mapping else None
+    found = {}
+    for uri, (_, responses) in worker_data.items():
+        gold = gold_labels(output_manifest_lines(uri, s3_client=s3_client))
+        flagged = flagged_workers(gold_scores(responses, gold, rename), spec.gold_min_accuracy, spec.gold_min_answers)
+        labels = reconsolidated(responses, flagged, gold, rename)
+        if flagged:
+            log(
+                f"{uri}: {len(flagged)} worker(s) below {spec.gold_min_accuracy:g} on {len(gold)} gold items "
+                f"({', '.join(sorted(flagged))}): {len(labels)} objects they answered consolidated again without "
+                f"them, {sum(label is None for label in labels.values())} left with no other answer"
+            )
+        found[uri] = labels
+    return found
+
+
 def _worker_responses(sources: list[Source], spec: DatasetSpec, s3_client: Any | None) -> dict[str, WorkerResponses]:
     """Output manifest URI -> (job output prefix, worker responses) for inputs in Ground Truth's layout."""
     found: dict[str, WorkerResponses] = {}
@@ -390,17 +474,26 @@ def _worker_responses(sources: list[Source], spec: DatasetSpec, s3_client: Any |
 def _worker_card(
     worker_data: Mapping[str, WorkerResponses],
     consolidated: Mapping[str, Mapping[str, LabeledObject]],
-    mapping: LabelMapping | None,
+    spec: DatasetSpec,
 ) -> dict[str, Any] | None:
-    """Per job: per-worker agreement and accuracy against the consolidated labels.
+    """Per job: per-worker agreement and accuracy against the consolidated labels, and on gold items.
 
-    Workers answered with the job's own label names; ``mapping`` renames their answers as it
-    renamed the consolidated labels, so a renamed class is not counted as a disagreement.
+    Workers answered with the job's own label names; the spec's label mapping renames their
+    answers as it renamed the consolidated labels, so a renamed class is not counted as a
+    disagreement.
     """
     jobs: dict[str, Any] = {}
+    mapping = spec.label_mapping
     for uri, (prefix, responses) in worker_data.items():
         renames = dict(mapping.rename) if mapping else None
-        statistics = worker_statistics(responses, consolidated.get(uri, {}), label_mapping=renames)
+        statistics = worker_statistics(
+            responses,
+            consolidated.get(uri, {}),
+            label_mapping=renames,
+            gold_min_accuracy=spec.gold_min_accuracy,
+            gold_min_answers=spec.gold_min_answers,
+            excluded=spec.exclude_flagged_workers,
+        )
         if statistics is not None:
             jobs[prefix.rstrip("/").rsplit("/", 1)[-1]] = statistics
     return jobs or None

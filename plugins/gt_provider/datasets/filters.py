@@ -315,6 +315,17 @@ def _with_raw(obj: LabeledObject, value: Any, metadata_changes: Mapping[str, Any
     return LabeledObject(*values)
 
 
+def with_single_class(obj: LabeledObject, name: str, confidence: float, class_id: int, *, note: str) -> LabeledObject:
+    """A classification (or verification) record given another class, its line rewritten to match.
+
+    ``note`` goes into the line's metadata (``gt-provider-note``), so the augmented manifest
+    says why its label is not the one the job consolidated.
+    """
+    label = ClassLabel(class_id, name, confidence)
+    metadata = {"class-name": name, "confidence": confidence, "gt-provider-note": note}
+    return _with_raw(obj, str(class_id), metadata, classes=(label,), class_map={class_id: name})
+
+
 def _string_keys(class_map: Mapping[int, str]) -> dict[str, str]:
     return {str(class_id): name for class_id, name in class_map.items()}
 

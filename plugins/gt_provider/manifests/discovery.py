@@ -23,6 +23,7 @@ from typing import Any
 
 from gt_provider.exceptions import InvalidLabelingJobConfigError
 from gt_provider.manifests.build import manifest_line
+from gt_provider.manifests.gold import is_gold
 from gt_provider.s3io import parse_s3_argument
 
 #: HEAD requests in flight when S3 metadata is carried onto lines.
@@ -113,10 +114,14 @@ def manifest_lines(
 
 
 def manifest_sources(manifest: str) -> list[str]:
-    """The sources of a manifest's lines (``source-ref``, or ``source`` for text), as the ledger keys them."""
+    """The sources of a manifest's lines (``source-ref``, or ``source`` for text), as the ledger keys them.
+
+    Gold items (:mod:`gt_provider.manifests.gold`) are not data: the ledger never claims them.
+    """
     sources = []
     for line in manifest.splitlines():
         if line.strip():
             record = json.loads(line)
-            sources.append(record.get("source-ref", record.get("source")))
+            if not is_gold(record):
+                sources.append(record.get("source-ref", record.get("source")))
     return sources

@@ -68,6 +68,13 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     :param review_accept: The verdicts that pass review. (templated)
     :param label_mapping: ``{old: new}`` renames; several olds to one new merges. (templated)
     :param carry_forward: Include the parent version's objects (the nightly case).
+    :param exclude_flagged_workers: Workers scored on the jobs' gold items (see
+        ``GroundTruthBuildManifestOperator(gold_manifest_uri=...)``) below
+        ``gold_min_accuracy`` are flagged on the card; with this, the objects they answered
+        are consolidated again from the other workers' answers (a rebuild: nothing is
+        labeled again). (templated)
+    :param gold_min_accuracy: A worker is flagged below this share of right gold answers... (templated)
+    :param gold_min_answers: ...over at least this many of them. (templated)
     :param asset: The dataset's Asset; added to ``outlets`` and given the event's extra.
 
     :return: the Asset event's extra: ``{"name", "version", "uri", "card_uri", "counts",
@@ -90,6 +97,9 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         "review_attribute",
         "review_accept",
         "label_mapping",
+        "exclude_flagged_workers",
+        "gold_min_accuracy",
+        "gold_min_answers",
     )
     template_fields_renderers = {"label_mapping": "json", "ratios": "json"}
     ui_color = "#e8f6e8"
@@ -112,6 +122,9 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         review_accept: Sequence[str] = ("correct",),
         label_mapping: Mapping[str, str] | None = None,
         carry_forward: bool = True,
+        exclude_flagged_workers: bool = False,
+        gold_min_accuracy: float = 0.8,
+        gold_min_answers: int = 3,
         asset: Asset | None = None,
         **kwargs: Any,
     ) -> None:
@@ -133,6 +146,9 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
         self.review_accept = review_accept
         self.label_mapping = label_mapping
         self.carry_forward = carry_forward
+        self.exclude_flagged_workers = exclude_flagged_workers
+        self.gold_min_accuracy = gold_min_accuracy
+        self.gold_min_answers = gold_min_answers
         self.asset = asset
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -200,6 +216,7 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
     def _spec(self) -> Any:
         from gt_provider.datasets.build import DatasetSpec
         from gt_provider.datasets.filters import LabelMapping, ObjectFilter, ReviewFilter
+        from gt_provider.operators import templated_flag
 
         name = self.dataset_name or self.dataset_uri.rstrip("/").rsplit("/", 1)[-1]
         review = ReviewFilter(self.review_attribute, frozenset(self.review_accept)) if self.review_attribute else None
@@ -218,6 +235,11 @@ class GroundTruthBuildDatasetOperator(AwsBaseOperator[S3Hook]):
             review=review,
             label_mapping=LabelMapping(dict(self.label_mapping)) if self.label_mapping else None,
             carry_forward=self.carry_forward,
+            exclude_flagged_workers=templated_flag(
+                self.exclude_flagged_workers, "exclude_flagged_workers", DatasetError
+            ),
+            gold_min_accuracy=float(self.gold_min_accuracy),
+            gold_min_answers=int(self.gold_min_answers),
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -14,7 +15,7 @@ from airflow.providers.common.compat.sdk import AirflowSkipException
 from gt_provider import ledger
 from gt_provider.exceptions import InvalidLabelingJobConfigError, ObjectsTakenError
 from gt_provider.lineage import remember
-from gt_provider.manifests import discovery
+from gt_provider.manifests import discovery, gold
 from gt_provider.manifests.build import manifest_text
 from gt_provider.operators._deprecated import deprecated_names
 from gt_provider.s3io import parse_s3_argument
@@ -71,8 +72,14 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
     :param only_data_interval: Only objects modified in the run's data interval (prefix sources).
     :param max_objects: At most this many objects, a sample stable across retries. (templated)
     :param sample_seed: Changes which sample is drawn. (templated)
+    :param gold_manifest_uri: S3 URI of a gold manifest (known-answer objects, see
+        :mod:`gt_provider.manifests.gold`): ``gold_rate`` of the run's objects are added from
+        it, at places drawn per run. Checked before anything is claimed. (templated)
+    :param gold_rate: Gold items per data object, above 0 and at most 0.5. (templated)
+    :param gold_labels: The job's labels: a gold answer outside them is refused. (templated)
 
-    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "ledger_uri", "source_uri"}``
+    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "gold_objects", "ledger_uri",
+        "source_uri"}``; ``objects`` counts data objects, not gold ones.
     """
 
     aws_hook_class = S3Hook
@@ -88,6 +95,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         "ledger_uri",
         "max_objects",
         "sample_seed",
+        "gold_manifest_uri",
+        "gold_rate",
+        "gold_labels",
     )
     ui_color = "#e4f0ff"
 
@@ -106,6 +116,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         only_data_interval: bool = False,
         max_objects: int | None = None,
         sample_seed: str = "",
+        gold_manifest_uri: str | None = None,
+        gold_rate: float = 0.05,
+        gold_labels: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -123,6 +136,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         self.only_data_interval = only_data_interval
         self.max_objects = max_objects
         self.sample_seed = sample_seed
+        self.gold_manifest_uri = gold_manifest_uri
+        self.gold_rate = gold_rate
+        self.gold_labels = gold_labels
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.max_objects is not None and (isinstance(self.max_objects, bool) or int(self.max_objects) < 1):
@@ -132,9 +148,12 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         uri = f"s3://{bucket}/{key}"
         if self.hook.check_for_key(key, bucket_name=bucket):
             self.log.info("%s exists (a retry of this run): reusing it, not overwriting it", uri)
-            sources = discovery.manifest_sources(self.hook.read_key(key, bucket_name=bucket))
+            text = self.hook.read_key(key, bucket_name=bucket)
+            sources = discovery.manifest_sources(text)
             self._reclaim(uri, sources, ledger.claimant(self.dag_id, context["run_id"]))
-            return self._result(uri, len(sources), len(sources), 0)
+            gold_objects = sum(1 for line in text.splitlines() if line.strip() and gold.is_gold(json.loads(line)))
+            return self._result(uri, len(sources), len(sources), 0, gold_objects)
+        gold_items = self._gold()
         records = self._candidates(context)
         new, chosen = self._choose(records, ledger.claimant(self.dag_id, context["run_id"]))
         self.log.info(
@@ -145,9 +164,31 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             len(chosen),
         )
         lines = discovery.manifest_lines(self.hook.get_conn(), chosen, records, carry_metadata=self.carry_metadata)
+        objects, gold_objects = len(lines), 0
+        if gold_items:
+            lines, gold_objects = gold.mix_gold(lines, gold_items, self.gold_rate, f"{self.dag_id}/{context['run_id']}")
+            self.log.info(
+                "Mixed %d gold items from %s among the %d objects (gold_rate=%g); they are not data: the ledger "
+                "and datasets leave them out, and workers are scored on them",
+                gold_objects,
+                self.gold_manifest_uri,
+                objects,
+                self.gold_rate,
+            )
         self.hook.load_string(manifest_text(lines), key=key, bucket_name=bucket, replace=False)
         self.log.info("Wrote %d objects to %s", len(lines), uri)
-        return self._result(uri, len(lines), len(new), len(records) - len(new))
+        return self._result(uri, objects, len(new), len(records) - len(new), gold_objects)
+
+    def _gold(self) -> list[dict[str, Any]]:
+        """The gold manifest's items, checked (before anything is claimed), or none."""
+        if not self.gold_manifest_uri:
+            return []
+        gold.check_gold_rate(self.gold_rate)
+        bucket, key = parse_s3_argument(self.gold_manifest_uri, "gold_manifest_uri")
+        if not self.hook.check_for_key(key, bucket_name=bucket):
+            raise InvalidLabelingJobConfigError(f"gold_manifest_uri {self.gold_manifest_uri} does not exist")
+        labels = list(self.gold_labels) if self.gold_labels else None
+        return gold.read_gold(self.hook.read_key(key, bucket_name=bucket), self.gold_manifest_uri, labels)
 
     def _candidates(self, context: Context) -> dict[str, dict[str, Any]]:
         client = self.hook.get_conn()
@@ -201,7 +242,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
                 f"Delete {uri} to build a fresh manifest for this run, or trigger a new run"
             )
 
-    def _result(self, uri: str, objects: int, new: int, already_labeled: int) -> dict[str, Any]:
+    def _result(self, uri: str, objects: int, new: int, already_labeled: int, gold_objects: int) -> dict[str, Any]:
         return remember(
             self,
             {
@@ -209,6 +250,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
                 "objects": objects,
                 "new_objects": new,
                 "already_labeled": already_labeled,
+                "gold_objects": gold_objects,
                 "ledger_uri": self.ledger_uri,
                 # Where the objects came from, for lineage: the prefix or the drop file.
                 "source_uri": self.source_prefix or self.source_object,

@@ -11,6 +11,7 @@ from airflow.providers.amazon.aws.utils.mixins import aws_template_fields
 
 from gt_provider.exceptions import WorkteamConfigError
 from gt_provider.hooks.workteams import WorkteamHook
+from gt_provider.operators import templated_flag
 from gt_provider.workteams import DEFAULT_APP_CLIENT_NAME, TeamSpec, check_emails, check_team_name
 
 if TYPE_CHECKING:
@@ -90,7 +91,7 @@ class GroundTruthWorkteamOperator(AwsBaseOperator[WorkteamHook]):
             user_pool_id=self.user_pool_id or None,
             user_pool_name=self.user_pool_name or None,
             app_client_name=self.app_client_name,
-            create_cognito=_flag(self.create_cognito, "create_cognito"),
+            create_cognito=templated_flag(self.create_cognito, "create_cognito", WorkteamConfigError),
             notification_topic_arn=self.notification_topic_arn,
         )
         wanted = check_emails(self.members, "members") if self.members is not None else None  # before any change
@@ -109,15 +110,6 @@ class GroundTruthWorkteamOperator(AwsBaseOperator[WorkteamHook]):
         result["members"] = members.members
         result["member_changes"] = {"added": members.added, "removed": members.removed, "invited": members.invited}
         return result
-
-
-def _flag(value: object, argument: str) -> bool:
-    """A templated yes/no: a bool, or the text a template rendered without native objects."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    raise WorkteamConfigError(f"{argument} must be true or false, got {value!r}")
 
 
 class GroundTruthWorkteamMembersOperator(AwsBaseOperator[WorkteamHook]):

@@ -395,7 +395,43 @@ def _worker_section(statistics: Mapping[str, Any]) -> list[str]:
             f"{_ratio(worker.get('agreement'))} | {_ratio(accuracy)}{flag} | {_ratio(worker.get('mean_seconds'), 1)} |"
         )
     out += ["", "Least accurate first.", ""]
-    return out
+    return out + _gold_section(statistics)
+
+
+def _gold_section(statistics: Mapping[str, Any]) -> list[str]:
+    """Workers' accuracy on the job's gold items (known answers), who is flagged, and whether they were left out."""
+    gold = statistics.get("gold")
+    if not gold:
+        return []
+    out = ["#### Gold items", ""]
+    if not gold.get("scored"):
+        return [
+            *out,
+            f"{gold['objects']:,} gold items; not scored: gold answers are scored for single-class labels.",
+            "",
+        ]
+    flagged = gold.get("flagged") or []
+    out.append(
+        f"{gold['objects']:,} gold items (objects whose answer is known; not in the dataset). A worker is flagged "
+        f"below {gold['min_accuracy']:.2f} on at least {gold['min_answers']} of them."
+    )
+    if flagged:
+        what = (
+            "their answers were left out and the objects they answered consolidated again from the other workers'"
+            if gold.get("excluded")
+            else "their answers still count in this version; build with `exclude_flagged_workers` to leave them out"
+        )
+        out.append(f"Flagged: {', '.join(f'`{_cell(worker)}`' for worker in flagged)}; {what}.")
+    else:
+        out.append("No worker is flagged.")
+    out += ["", "| worker | gold answers | right | flagged |", "|---|---:|---:|---|"]
+    rows = [worker for worker in statistics.get("workers") or [] if worker.get("gold_answers")]
+    for worker in sorted(rows, key=lambda w: (_sort_key(w.get("gold_accuracy")), str(w.get("worker_id", "")))):
+        out.append(
+            f"| `{_cell(worker.get('worker_id', '?'))}` | {worker['gold_answers']:,} | "
+            f"{_ratio(worker.get('gold_accuracy'))} | {'yes' if worker.get('flagged') else ''} |"
+        )
+    return [*out, ""]
 
 
 def _usage(card: Mapping[str, Any]) -> list[str]:

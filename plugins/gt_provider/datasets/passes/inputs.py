@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,6 +104,9 @@ class Selection:
     review: ReviewFilter | None
     label_mapping: LabelMapping | None
     formats: Sequence[str]
+    #: Output manifest URI -> object id -> the class (and confidence) its unflagged workers gave
+    #: it, or None to leave it out (``DatasetSpec.exclude_flagged_workers``).
+    relabels: Mapping[str, Mapping[str, tuple[str, float] | None]] = field(default_factory=dict)
 
     @property
     def filtering(self) -> bool:

@@ -9,16 +9,20 @@ from itertools import compress
 from operator import not_
 from typing import Any
 
+import orjson
+
 from gt_provider.datasets.passes.inputs import PROGRESS_EVERY, Part, Selection, Source, whole_sources
 from gt_provider.datasets.reading.output_types import OUTPUT_KINDS
 from gt_provider.datasets.reading.parse import OutputManifestParser
 from gt_provider.datasets.records import LabelKind
 from gt_provider.datasets.split import SplitAllocator, source_digest
+from gt_provider.manifests.gold import GOLD_KEY, GOLD_MARK
 
 #: Kinds whose split is stratified by class.
 STRATIFIED_KINDS = frozenset({LabelKind.CLASS, LabelKind.MULTI_LABEL, LabelKind.VERIFICATION})
-#: Row status; keeping is 0 so that ``map(not_, status)`` selects the kept rows.
-_KEEP, _FAILED = 0, 1
+#: Row status; keeping is 0 so that ``map(not_, status)`` selects the kept rows. Gold items
+#: (``gt_provider.manifests.gold``) scored the workers and are not data: no split, no label.
+_KEEP, _FAILED, _GOLD = 0, 1, 2
 
 
 @dataclass
@@ -91,6 +95,9 @@ def scan(
             strata.append(stratum_names.setdefault(names[0][0] if names else "", len(stratum_names)))
             if scanned.failed:
                 status.append(_FAILED)
+                continue
+            if GOLD_MARK in raw and GOLD_KEY in orjson.loads(raw):  # the mark alone could sit in a string
+                status.append(_GOLD)
                 continue
             status.append(_KEEP)
             for name, class_id in names:

@@ -13,13 +13,20 @@ from gt_provider.datasets.card.statistics import DatasetStatistics
 from gt_provider.datasets.diff import Changes
 from gt_provider.datasets.errors import LineProblem
 from gt_provider.datasets.exporters import exporters_for
+from gt_provider.datasets.filters import with_single_class
 from gt_provider.datasets.passes.inputs import PROGRESS_EVERY, Part, Selection, Source, WorkerResponses
 from gt_provider.datasets.passes.scan import Scan
 from gt_provider.datasets.reading.parse import OutputManifestParser
 from gt_provider.datasets.records import LabeledObject, LabelKind
+from gt_provider.manifests.gold import GOLD_KEY
 
 _CLASS = LabelKind.CLASS
 _JOB_NAME_PREFIX = "labeling-job/"
+#: Kinds whose objects can be consolidated again from workers' answers (a class name each).
+_SINGLE_CLASS = frozenset({LabelKind.CLASS, LabelKind.VERIFICATION})
+#: Written into the metadata of a label consolidated again (``exclude_flagged_workers``).
+RECONSOLIDATED_NOTE = "consolidated again without workers flagged on gold items"
+_AS_IS = object()
 _MAX_PROBLEMS = 20
 
 
@@ -153,6 +160,7 @@ class Writer:
             from_parent = source.pinned is not None
             cursor, last_job = 0, None
             want = self._wanted.get(source.uri)
+            relabel = selection.relabels.get(source.uri)
             parse = OutputManifestParser(selection.attribute, manifest=source.uri).parse
             for number, raw in part.lines(source, s3_client):
                 item = parse(raw, number)
@@ -175,15 +183,25 @@ class Writer:
                     or written.source_field is None
                 ) and not written.same_kind(item):
                     continue
-                source.objects += 1
                 if item.job_name != last_job:
                     last_job = item.job_name
                     source.job_names.add(last_job.removeprefix(_JOB_NAME_PREFIX))
                 if want is not None and str(number - 1) in want:
                     written.consolidated[source.uri][str(number - 1)] = item
+                if GOLD_KEY in item.raw:  # a known-answer item that scored the workers: not data
+                    statistics.drop("gold")
+                    continue
+                source.objects += 1
                 if item.failure_reason is not None:
                     statistics.drop("failed")
                     continue
+                if relabel and item.kind in _SINGLE_CLASS:
+                    new_label = relabel.get(str(number - 1), _AS_IS)
+                    if new_label is None:  # only flagged workers answered it
+                        statistics.drop("flagged-workers-only")
+                        continue
+                    if new_label is not _AS_IS:
+                        item = self._relabeled(item, *new_label)
                 digest = repeated.get(row)
                 if digest is None:
                     if emit(row, item):
@@ -201,6 +219,11 @@ class Writer:
                 if row and row % PROGRESS_EVERY == 0:
                     log(f"wrote {row:,} objects")
             first_row += len(lines)
+
+    def _relabeled(self, item: LabeledObject, name: str, confidence: float) -> LabeledObject:
+        """``item`` with the class its unflagged workers gave it (the dataset's id for it, when it has one)."""
+        class_id = self.label_map.index(name) if name in self._known else len(self.label_map)
+        return with_single_class(item, name, confidence, class_id, note=RECONSOLIDATED_NOTE)
 
     def emit(self, row: int, item: LabeledObject) -> bool:
         """Write ``item`` (at ``row``) in its split, unless the selection drops it; whether it was written."""

@@ -43,6 +43,14 @@ from gt_provider.datasets.workers.agreement import (
     MEASURES,
     _Measure,
 )
+from gt_provider.datasets.workers.gold import (
+    DEFAULT_MIN_ACCURACY,
+    DEFAULT_MIN_ANSWERS,
+    flagged_workers,
+    gold_scores,
+    worker_id,
+)
+from gt_provider.manifests.gold import GOLD_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +73,15 @@ def worker_statistics(
     consolidated: Mapping[str, LabeledObject],
     *,
     label_mapping: Mapping[str, str] | None = None,
+    gold_min_accuracy: float = DEFAULT_MIN_ACCURACY,
+    gold_min_answers: int = DEFAULT_MIN_ANSWERS,
+    excluded: bool = False,
 ) -> dict[str, Any] | None:
     """Per-worker answers, agreement with the consolidated label and accuracy; pairwise agreement.
+
+    Where the job had gold items (records whose line carries ``gt-gold-label``), each worker's
+    accuracy on them too, and the workers flagged under ``gold_min_accuracy`` (with at least
+    ``gold_min_answers`` gold answers; ``excluded`` says the build left their answers out).
 
     ``responses`` yields ``(object_id, response document)`` as :func:`read_worker_responses`
     reads them; ``consolidated`` maps an object id (the 0-based line index in the job's
@@ -76,6 +91,7 @@ def worker_statistics(
     consolidated records were renamed, so a renamed class still matches. Returns None when
     there was no response at all.
     """
+    responses = list(responses)
     kind = next((record.kind for record in consolidated.values() if not record.failed), None)
     measure = MEASURES.get(kind) if kind is not None else None
     tallies: dict[str, _Tally] = {}
@@ -95,7 +111,7 @@ def worker_statistics(
             if not isinstance(answer, Mapping):
                 skipped += 1
                 continue
-            worker = _worker_id(answer)
+            worker = worker_id(answer)
             tally = tallies.setdefault(worker, _Tally())
             tally.answers += 1
             seconds = answer.get("timeSpentInSeconds")
@@ -144,6 +160,13 @@ def worker_statistics(
         estimates = _one_coin_accuracies(votes, len(worker_index))
         accuracies = {worker: estimates[index] for worker, index in worker_index.items()}
 
+    gold = {
+        str(object_id): record.raw[GOLD_KEY]
+        for object_id, record in consolidated.items()
+        if isinstance(record.raw.get(GOLD_KEY), str)
+    }
+    scores = gold_scores(responses, gold, label_mapping) if gold and kind in _GOLD_KINDS else {}
+    flagged = flagged_workers(scores, gold_min_accuracy, gold_min_answers)
     workers = []
     for worker in sorted(tallies):
         tally = tallies[worker]
@@ -159,12 +182,19 @@ def worker_statistics(
                 "mean_seconds": _round(tally.seconds_sum / tally.seconds_count if tally.seconds_count else None),
             }
         )
+        if gold:
+            score = scores.get(worker)
+            workers[-1].update(
+                gold_answers=score.answers if score else 0,
+                gold_accuracy=_round(score.accuracy if score else None),
+                flagged=worker in flagged,
+            )
     note = None
     if measure is None:
         note = _NOT_COMPUTED.get(kind, "the label kind is unknown") if kind is not None else "no consolidated label"
     elif not pairs:
         note = "every object was answered by one worker, so there is nothing to compare"
-    return {
+    result = {
         "label_kind": None if kind is None else str(kind),
         "measure": None if measure is None else measure.description,
         "accuracy_method": _accuracy_method(measure),
@@ -179,6 +209,16 @@ def worker_statistics(
         "pairs": pairs,
         "workers": workers,
     }
+    if gold:
+        result["gold"] = {
+            "objects": len(gold),
+            "scored": kind in _GOLD_KINDS,
+            "min_accuracy": gold_min_accuracy,
+            "min_answers": gold_min_answers,
+            "flagged": sorted(flagged),
+            "excluded": excluded and bool(flagged),
+        }
+    return result
 
 
 def _kind_of_answer(content: Any) -> LabelKind | None:
@@ -197,13 +237,8 @@ def _accuracy_method(measure: _Measure | None) -> str | None:
     return "same as agreement (no independent estimate for this label kind)"
 
 
-def _worker_id(answer: Mapping[str, Any]) -> str:
-    worker = answer.get("workerId")
-    if isinstance(worker, str) and worker:
-        return worker
-    identity = (answer.get("workerMetadata") or {}).get("identityData") or {}
-    sub = identity.get("sub") if isinstance(identity, Mapping) else None
-    return sub if isinstance(sub, str) and sub else "unknown"
+#: Label kinds whose gold answers are scored (a class name against the known one).
+_GOLD_KINDS = frozenset({LabelKind.CLASS, LabelKind.VERIFICATION})
 
 
 def _lookup(consolidated: Mapping[Any, LabeledObject], object_id: str) -> LabeledObject | None:

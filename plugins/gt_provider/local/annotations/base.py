@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from gt_provider import task_types
 from gt_provider.local.settings import REFERENCE_ANSWER_FIELD
 from gt_provider.local.workforce import ObjectOutcome, Worker
+from gt_provider.manifests.gold import GOLD_KEY
 from gt_provider.s3io import is_s3_uri
 
 _Truth = TypeVar("_Truth")
@@ -57,9 +58,10 @@ class ObjectSource:
         """The line's reference answer, or None: then workers answer without one.
 
         An object or list may come JSON-encoded in a string: S3 user metadata holds strings
-        only, and ``BuildManifestOperator(carry_metadata=...)`` copies it as it is.
+        only, and ``BuildManifestOperator(carry_metadata=...)`` copies it as it is. A gold
+        line's known answer (``gt-gold-label``) is the reference when the line has no other.
         """
-        answer = self.line.get(REFERENCE_ANSWER_FIELD)
+        answer = self.line.get(REFERENCE_ANSWER_FIELD, self.line.get(GOLD_KEY))
         if isinstance(answer, str) and answer[:1] in ("{", "["):
             try:
                 return json.loads(answer)
