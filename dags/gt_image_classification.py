@@ -17,7 +17,8 @@ Every night (or once, from the **Trigger** form) this DAG:
    triggerer: no worker slot is held while people label. Progress is logged
    (`312/1000 labeled, 4 failed`).
 5. **record_labeled_objects** — adds what was labeled to the ledger (failed objects are
-   offered again next night).
+   offered again next night; labels under `relabel_below_confidence` are marked doubtful,
+   and up to `max_relabel` of them join a later run's job, once).
 6. **build_dataset** — the next version of the `digits` dataset,
    `s3://<bucket>/datasets/digits/v=<N>/`: last night's dataset plus the new labels, split
    train / validation / test (stratified, and no image ever changes split), with a dataset
@@ -77,6 +78,7 @@ with pipeline.pipeline_dag(
         gold_manifest_uri="{{ params.gold_manifest_uri or None }}",
         gold_rate="{{ params.gold_rate }}",
         gold_labels="{{ params.labels }}",
+        max_relabel="{{ params.max_relabel }}",
     )
     labeling = GroundTruthLabelingJobOperator(
         task_id="label_images",
@@ -94,5 +96,6 @@ with pipeline.pipeline_dag(
         dataset=DATASET,
         formats=["jsonl", "class-listing", "huggingface"],
         exclude_flagged_workers="{{ params.exclude_flagged_workers }}",
+        relabel_below_confidence="{{ params.relabel_below_confidence }}",
     )
     pipeline.report(labeling.output, dataset)

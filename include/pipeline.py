@@ -202,7 +202,13 @@ def input_manifest(task_type: str, *, ledger_uri: str, after: Any, **source: Any
 
 
 def record_and_build_dataset(
-    labeling: Any, *, ledger_uri: str, dataset: str, formats: Sequence[str], **options: Any
+    labeling: Any,
+    *,
+    ledger_uri: str,
+    dataset: str,
+    formats: Sequence[str],
+    relabel_below_confidence: Any = None,
+    **options: Any,
 ) -> Any:
     """``record_labeled_objects`` then ``build_dataset``; the dataset version's Asset extra.
 
@@ -211,6 +217,7 @@ def record_and_build_dataset(
     failed, and gives the run's claimed objects back to the next run. ``build_dataset``: the next version of ``dataset`` from
     ``labeling``'s output manifest, in ``formats``, with an event on the Asset
     ``gt_dataset_<dataset>``; ``options`` are more ``GroundTruthBuildDatasetOperator`` arguments.
+    ``relabel_below_confidence``: the recording marks labels under it doubtful in the ledger.
     """
     from gt_provider.operators.dataset import GroundTruthBuildDatasetOperator, dataset_asset
     from gt_provider.operators.manifest import (
@@ -219,7 +226,10 @@ def record_and_build_dataset(
     )
 
     recorded = GroundTruthRecordLabeledObjectsOperator(
-        task_id="record_labeled_objects", ledger_uri=ledger_uri, labeling=labeling
+        task_id="record_labeled_objects",
+        ledger_uri=ledger_uri,
+        labeling=labeling,
+        relabel_below_confidence=relabel_below_confidence,
     )
     recorded >> GroundTruthReleaseClaimsOperator(
         task_id="release_claims", ledger_uri=ledger_uri, trigger_rule="one_failed"

@@ -180,7 +180,79 @@ def test_recording_turns_claims_into_labels_and_releases_what_failed(aws, ledger
         "ledger_uri": ledger_uri,
         "added": 3,
         "total": 3,
+        "doubtful": 0,
         "output_manifest_uri": labeling["output_manifest_uri"],
     }
     assert sorted(entries) == sources[:3]  # the failed object is released, not labeled
     assert all(entry["job"] == "job-1" and "claimed_by" not in entry for entry in entries.values())
+
+
+def _labeled_output(aws, sources: list[str], confidences: list[float], name: str) -> dict:
+    lines = [
+        {"source-ref": source, "label": "1", "label-metadata": {"confidence": confidence, "class-name": "dog"}}
+        for source, confidence in zip(sources, confidences, strict=True)
+    ]
+    uri = aws.put_text(f"out/{name}.manifest", "".join(json.dumps(line) + "\n" for line in lines))
+    return {"job_name": name, "label_attribute_name": "label", "output_manifest_uri": uri}
+
+
+def _build_run(aws, ledger_uri: str, run_id: str, **kwargs) -> dict:
+    return GroundTruthBuildManifestOperator(
+        task_id="build",
+        manifest_prefix=f"s3://{aws.bucket}/manifests",
+        source_prefix=f"s3://{aws.bucket}/raw/",
+        ledger_uri=ledger_uri,
+        **kwargs,
+    ).execute({"run_id": run_id})
+
+
+def _record_run(aws, ledger_uri: str, run_id: str, labeling: dict, below: float | None = 0.6) -> dict:
+    return GroundTruthRecordLabeledObjectsOperator(
+        task_id="record", ledger_uri=ledger_uri, labeling=labeling, relabel_below_confidence=below
+    ).execute({"run_id": run_id})
+
+
+def test_doubtful_labels_are_offered_once_more_up_to_the_cap_and_never_twice(aws, ledger_uri):
+    sources = _put_images(aws, 5)
+    _build_run(aws, ledger_uri, "run-1")
+    # Confidence 0.00 is one worker per object: not doubted. 0.41 and 0.55 are.
+    recorded = _record_run(
+        aws, ledger_uri, "run-1", _labeled_output(aws, sources, [0.9, 0.41, 0.0, 0.55, 0.8], "job-1")
+    )
+    assert recorded["doubtful"] == 2
+    entries = {entry["source"]: entry for entry in _entries(aws, ledger_uri)}
+    assert entries[sources[1]]["relabel"] == "confidence 0.41 < 0.60" and "relabel" not in entries[sources[2]]
+
+    # Two new images and at most one doubtful one: the next run labels three.
+    new = _put_images(aws, 7)[5:]
+    second = _build_run(aws, ledger_uri, "run-2", max_relabel=1)
+    manifest = [json.loads(line)["source-ref"] for line in aws.get_text(second["manifest_uri"]).splitlines()]
+    [again] = [source for source in manifest if source in (sources[1], sources[3])]
+    assert sorted(manifest) == sorted([*new, again]) and second["relabel_objects"] == 1
+    assert second["objects"] == 3
+
+    # Labeled a second time, still doubtful: its entry says so, and it is never offered again.
+    labeling = _labeled_output(aws, [*new, again], [0.9, 0.9, 0.5], "job-2")
+    assert _record_run(aws, ledger_uri, "run-2", labeling)["doubtful"] == 0
+    entries = {entry["source"]: entry for entry in _entries(aws, ledger_uri)}
+    assert entries[again]["relabeled"] is True and entries[again]["job"] == "job-2" and "relabel" not in entries[again]
+    _put_images(aws, 8)
+    third = _build_run(aws, ledger_uri, "run-3", max_relabel=5)
+    manifest = [json.loads(line)["source-ref"] for line in aws.get_text(third["manifest_uri"]).splitlines()]
+    assert again not in manifest and {sources[1], sources[3]} - {again} <= set(manifest)
+
+
+def test_a_failed_run_gives_a_doubtful_label_back_instead_of_forgetting_it(aws, ledger_uri):
+    from gt_provider.operators.manifest import GroundTruthReleaseClaimsOperator
+
+    sources = _put_images(aws, 2)
+    _build_run(aws, ledger_uri, "run-1")
+    _record_run(aws, ledger_uri, "run-1", _labeled_output(aws, sources, [0.45, 0.9], "job-1"))
+    before = {entry["source"]: entry for entry in _entries(aws, ledger_uri)}
+
+    assert _build_run(aws, ledger_uri, "run-2", max_relabel=1)["relabel_objects"] == 1
+    GroundTruthReleaseClaimsOperator(task_id="release", ledger_uri=ledger_uri).execute({"run_id": "run-2"})
+
+    assert {
+        entry["source"]: entry for entry in _entries(aws, ledger_uri)
+    } == before  # the label is kept, still doubtful

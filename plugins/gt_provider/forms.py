@@ -53,7 +53,8 @@ def labeling_params(
 ) -> dict[str, Param]:
     """The form's fields: task type, labels, workteam, workers per object, max objects, instructions, seeding.
 
-    ``gold``: the gold-item fields too (single-class jobs: a gold answer is a class name).
+    ``gold``: the quality fields too: gold items (single-class jobs: a gold answer is a class
+    name) and labeling doubtful labels again.
     """
     return {
         task_type_param: Param(
@@ -144,12 +145,12 @@ def labeling_params(
             description="Refuse to create the labeling job when its estimate (gt_provider's pricing file) is "
             "above this; empty for no limit.",
         ),
-        **(_gold_params(object_noun) if gold else {}),
+        **(_quality_params(object_noun) if gold else {}),
         "seed_sample_data": Param(True, type="boolean", title="Seed sample data", description=seed_help),
     }
 
 
-def _gold_params(object_noun: str) -> dict[str, Param]:
+def _quality_params(object_noun: str) -> dict[str, Param]:
     return {
         "gold_manifest_uri": Param(
             None,
@@ -173,6 +174,24 @@ def _gold_params(object_noun: str) -> dict[str, Param]:
             title="Leave out flagged workers",
             description="Workers below 0.8 on gold are flagged on the dataset card. Tick to consolidate "
             f"the {object_noun}s they answered again from the other workers' answers.",
+        ),
+        "relabel_below_confidence": Param(
+            0.6,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=1,
+            title="Doubtful below confidence",
+            description=f"{object_noun.capitalize()}s labeled with a consolidated confidence under this are "
+            "marked doubtful in the ledger (0.00, one worker per object, is not doubted).",
+        ),
+        "max_relabel": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=100_000,
+            title="Label doubtful ones again",
+            description=f"At most this many doubtful {object_noun}s from earlier runs join this run's job, each "
+            "labeled a second time at most once. 0: none.",
         ),
     }
 

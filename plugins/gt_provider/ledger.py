@@ -6,7 +6,11 @@ pipeline in S3, a line per source, readable by people:
 - ``{"source": "s3://bucket/raw/1.png", "job": "<labeling job>", "labeled_at": "<ISO time>"}``
   -- labeled (lines written before claims existed have this form too);
 - ``{"source": ..., "claimed_by": "<dag>/<run>", "claimed_at": "<ISO time>"}`` -- in the
-  manifest of a run whose labeling job has not ended yet.
+  manifest of a run whose labeling job has not ended yet (with ``"was"``: the labeled entry
+  it replaces, when the run labels the object again, restored if the run fails);
+- a labeled entry with ``"relabel": "<why>"`` -- its label is doubtful (low consolidated
+  confidence), so a later run may offer it again (``max_relabel``), once: the entry it then
+  gets says ``"relabeled": true`` and is never offered again, whatever its confidence.
 
 The manifest builder leaves out what is labeled and what another run has claimed, so nobody
 pays twice for the same object and no object is in two jobs; the run that claimed objects
@@ -83,10 +87,22 @@ class Ledger:
     def claimed_by(self, claimant: str) -> list[str]:
         return [source for source, entry in self.entries.items() if entry.get("claimed_by") == claimant]
 
+    def relabel_candidates(self) -> list[str]:
+        """Labeled sources whose label is doubtful and that were not labeled again yet, in file order."""
+        return [
+            source
+            for source, entry in self.entries.items()
+            if "claimed_by" not in entry and entry.get("relabel") and not entry.get("relabeled")
+        ]
+
     def claim(self, sources: Iterable[str], claimant: str, at: datetime) -> None:
-        """Claim ``sources`` (chosen among what is not :meth:`unavailable` to ``claimant``)."""
+        """Claim ``sources`` (new ones, or :meth:`relabel_candidates`, whose entry the claim keeps)."""
         for source in sources:
-            self.entries[source] = {"source": source, "claimed_by": claimant, "claimed_at": at.isoformat()}
+            claim: dict[str, Any] = {"source": source, "claimed_by": claimant, "claimed_at": at.isoformat()}
+            previous = self.entries.get(source)
+            if previous is not None and "claimed_by" not in previous:
+                claim["was"] = previous
+            self.entries[source] = claim
 
     def reclaim(self, sources: Iterable[str], claimant: str, at: datetime) -> list[str]:
         """Claim again the sources of a manifest ``claimant`` wrote earlier (a cleared or retried run).
@@ -95,7 +111,8 @@ class Ledger:
         them, in order; nothing is claimed then, so the caller can refuse the manifest.
         """
         sources = list(sources)
-        unavailable = self.unavailable(claimant)
+        # An object the run was labeling again is still offered if its earlier try released it.
+        unavailable = self.unavailable(claimant) - set(self.relabel_candidates())
         taken = [source for source in sources if source in unavailable]
         if not taken:
             for source in sources:
@@ -103,23 +120,45 @@ class Ledger:
                     self.claim([source], claimant, at)
         return taken
 
-    def record(self, sources: Iterable[str], job_name: str, at: datetime, claimant: str | None = None) -> int:
-        """Mark ``sources`` labeled by ``job_name``; release ``claimant``'s other claims. Returns how many are new."""
+    def record(
+        self,
+        sources: Iterable[str],
+        job_name: str,
+        at: datetime,
+        claimant: str | None = None,
+        doubtful: Mapping[str, str] | None = None,
+    ) -> int:
+        """Mark ``sources`` labeled by ``job_name``; release ``claimant``'s other claims. Returns how many are new.
+
+        ``doubtful``: source -> why its label is doubtful; such a source may be offered again
+        (:meth:`relabel_candidates`), unless this was already its second label.
+        """
         added = 0
         for source in sources:
-            if source in self.entries and "claimed_by" not in self.entries[source]:
+            current = self.entries.get(source)
+            if current is not None and "claimed_by" not in current:
                 continue
-            self.entries[source] = {"source": source, "job": job_name, "labeled_at": at.isoformat()}
+            entry: dict[str, Any] = {"source": source, "job": job_name, "labeled_at": at.isoformat()}
+            if current is not None and "was" in current:
+                entry["relabeled"] = True  # labeled twice now: never offered again
+            elif doubtful and source in doubtful:
+                entry["relabel"] = doubtful[source]
+            self.entries[source] = entry
             added += 1
         if claimant is not None:
             self.release(claimant)
         return added
 
     def release(self, claimant: str) -> int:
-        """Drop ``claimant``'s claims (its job failed or left them unlabeled). Returns how many."""
+        """Drop ``claimant``'s claims (its job failed or left them unlabeled); an object labeled before
+        gets its labeled entry back. Returns how many."""
         released = self.claimed_by(claimant)
         for source in released:
-            del self.entries[source]
+            previous = self.entries[source].get("was")
+            if previous is not None:
+                self.entries[source] = previous
+            else:
+                del self.entries[source]
         return len(released)
 
 
@@ -167,6 +206,29 @@ def claimant(dag_id: str, run_id: str) -> str:
 def read_sources(ledger_text: str) -> set[str]:
     """The sources labeled in a ledger's text (blank or malformed lines named in the error)."""
     return Ledger.parse(ledger_text).labeled()
+
+
+def doubtful_labels(output_manifest_text: str, label_attribute_name: str, below: float) -> dict[str, str]:
+    """Source -> why, for labeled lines whose consolidated confidence is above 0 and below ``below``.
+
+    A confidence of 0.00 is what Ground Truth writes with one worker per object: nothing to
+    judge by, so such a label is not doubted. Lines without a single ``confidence`` (boxes,
+    masks, multi-label) are not judged either.
+    """
+    doubtful = {}
+    for line in output_manifest_text.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        metadata = record.get(f"{label_attribute_name}-metadata")
+        if label_attribute_name not in record or is_gold(record) or not isinstance(metadata, dict):
+            continue
+        confidence = metadata.get("confidence")
+        if isinstance(confidence, int | float) and not isinstance(confidence, bool) and 0 < confidence < below:
+            source = record.get("source-ref", record.get("source"))
+            if source is not None:
+                doubtful[source] = f"confidence {confidence:.2f} < {below:.2f}"
+    return doubtful
 
 
 def labeled_sources(output_manifest_text: str, label_attribute_name: str) -> list[str]:

@@ -154,3 +154,24 @@ def test_gold_items_flag_a_bad_worker_and_the_dataset_leaves_its_answers_out(aws
     assert bad["gold_answers"] == 10 and bad["gold_accuracy"] <= 0.3
     report = run.get_task_instances()[0].xcom_pull(task_ids="report")
     assert report["gold"] == {"objects": 10, "flagged_workers": [bad["worker_id"]], "excluded": True}
+
+
+def test_doubtful_labels_of_one_night_join_the_next_nights_job_once(aws, airflow_db):
+    aws.configure(worker_accuracies=[0.6, 0.5, 0.45])  # workers who often disagree: low confidences
+    dag = example_dag("gt_image_classification")
+    form = {"max_objects": 20, "workers_per_object": 3, "relabel_below_confidence": 0.9}
+
+    first = dag.test(run_conf=form)
+    recorded = first.get_task_instances()[0].xcom_pull(task_ids="record_labeled_objects")
+    assert first.state == "success" and recorded["doubtful"] > 3
+
+    second = dag.test(run_conf={**form, "max_objects": 5, "max_relabel": 3})
+
+    assert second.state == "success"
+    manifest = second.get_task_instances()[0].xcom_pull(task_ids="build_input_manifest")
+    # No new image (the seeded ones are all labeled): a job of the three doubtful ones alone.
+    assert manifest["relabel_objects"] == 3 and manifest["objects"] == 3 and manifest["new_objects"] == 0
+    entries = [json.loads(line) for line in aws.get_text(manifest["ledger_uri"]).splitlines()]
+    assert sum(1 for entry in entries if entry.get("relabeled")) == 3
+    card = json.loads(aws.get_text(f"s3://{aws.bucket}/datasets/digits/v=2/dataset.json"))
+    assert card["counts"]["total"] == 20  # labeled again, not added twice: the newer label wins

@@ -183,8 +183,9 @@ def test_record_labeled_objects_adds_only_labeled_sources(aws):
     operator = GroundTruthRecordLabeledObjectsOperator(task_id="record", ledger_uri=ledger_uri, labeling=labeling)
 
     read = {"output_manifest_uri": labeling["output_manifest_uri"]}  # what it read, for lineage
-    assert operator.execute(_context()) == {"ledger_uri": ledger_uri, "added": 2, "total": 2, **read}
-    assert operator.execute(_context()) == {"ledger_uri": ledger_uri, "added": 0, "total": 2, **read}  # idempotent
+    assert operator.execute(_context()) == {"ledger_uri": ledger_uri, "added": 2, "total": 2, "doubtful": 0, **read}
+    again = {"ledger_uri": ledger_uri, "added": 0, "total": 2, "doubtful": 0, **read}
+    assert operator.execute(_context()) == again  # idempotent
     recorded = [json.loads(line) for line in aws.get_text(ledger_uri).splitlines()]
     assert [entry["source"] for entry in recorded] == ["s3://b/1.png", "s3://b/3.png"]
     assert {entry["job"] for entry in recorded} == {"job-1"}

@@ -77,9 +77,12 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         it, at places drawn per run. Checked before anything is claimed. (templated)
     :param gold_rate: Gold items per data object, above 0 and at most 0.5. (templated)
     :param gold_labels: The job's labels: a gold answer outside them is refused. (templated)
+    :param max_relabel: With a ledger, also this many objects whose label the ledger marks
+        doubtful (``GroundTruthRecordLabeledObjectsOperator(relabel_below_confidence=...)``),
+        on top of ``max_objects``, each labeled a second time at most once. (templated)
 
-    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "gold_objects", "ledger_uri",
-        "source_uri"}``; ``objects`` counts data objects, not gold ones.
+    :return: ``{"manifest_uri", "objects", "new_objects", "already_labeled", "relabel_objects", "gold_objects",
+        "ledger_uri", "source_uri"}``; ``objects`` counts data objects (new and relabeled), not gold ones.
     """
 
     aws_hook_class = S3Hook
@@ -98,6 +101,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         "gold_manifest_uri",
         "gold_rate",
         "gold_labels",
+        "max_relabel",
     )
     ui_color = "#e4f0ff"
 
@@ -119,6 +123,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         gold_manifest_uri: str | None = None,
         gold_rate: float = 0.05,
         gold_labels: Sequence[str] | None = None,
+        max_relabel: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -139,6 +144,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         self.gold_manifest_uri = gold_manifest_uri
         self.gold_rate = gold_rate
         self.gold_labels = gold_labels
+        self.max_relabel = max_relabel
 
     def execute(self, context: Context) -> dict[str, Any]:
         if self.max_objects is not None and (isinstance(self.max_objects, bool) or int(self.max_objects) < 1):
@@ -153,15 +159,18 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             self._reclaim(uri, sources, ledger.claimant(self.dag_id, context["run_id"]))
             gold_objects = sum(1 for line in text.splitlines() if line.strip() and gold.is_gold(json.loads(line)))
             return self._result(uri, len(sources), len(sources), 0, gold_objects)
+        if isinstance(self.max_relabel, bool) or not isinstance(self.max_relabel, int) or self.max_relabel < 0:
+            raise InvalidLabelingJobConfigError(f"max_relabel must be a whole number >= 0, got {self.max_relabel!r}")
         gold_items = self._gold()
         records = self._candidates(context)
-        new, chosen = self._choose(records, ledger.claimant(self.dag_id, context["run_id"]))
+        new, chosen, relabel = self._choose(records, ledger.claimant(self.dag_id, context["run_id"]))
         self.log.info(
-            "%d candidate objects, %d labeled before or claimed by a running job, %d new; %d in this run's manifest",
+            "%d candidate objects, %d labeled before or claimed by a running job, %d new; %d in this run's manifest%s",
             len(records),
             len(records) - len(new),
             len(new),
             len(chosen),
+            f", {len(relabel)} of them labeled before with a doubtful label, labeled again" if relabel else "",
         )
         lines = discovery.manifest_lines(self.hook.get_conn(), chosen, records, carry_metadata=self.carry_metadata)
         objects, gold_objects = len(lines), 0
@@ -177,7 +186,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             )
         self.hook.load_string(manifest_text(lines), key=key, bucket_name=bucket, replace=False)
         self.log.info("Wrote %d objects to %s", len(lines), uri)
-        return self._result(uri, objects, len(new), len(records) - len(new), gold_objects)
+        return self._result(uri, objects, len(new), len(records) - len(new), gold_objects, len(relabel))
 
     def _gold(self) -> list[dict[str, Any]]:
         """The gold manifest's items, checked (before anything is claimed), or none."""
@@ -207,18 +216,21 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
             modified_between=interval,
         )
 
-    def _choose(self, records: dict[str, dict[str, Any]], claimant: str) -> tuple[set[str], list[str]]:
-        """(new sources, the sample of them this run labels); with a ledger, claimed in one compare-and-swap."""
+    def _choose(self, records: dict[str, dict[str, Any]], claimant: str) -> tuple[set[str], list[str], list[str]]:
+        """(new sources, what this run labels, those of them labeled before); with a ledger, claimed in one
+        compare-and-swap."""
         max_objects = int(self.max_objects) if self.max_objects else None
 
-        def choose(book: ledger.Ledger) -> tuple[set[str], list[str]]:
+        def choose(book: ledger.Ledger) -> tuple[set[str], list[str], list[str]]:
+            book.release(claimant)  # an earlier try of this run that wrote no manifest
             new = set(records) - book.unavailable(claimant)
-            chosen = ledger.sample(new, max_objects, self.sample_seed)
+            doubtful = [source for source in book.relabel_candidates() if source in records]
+            relabel = ledger.sample(doubtful, self.max_relabel, self.sample_seed) if self.max_relabel else []
+            chosen = sorted({*ledger.sample(new, max_objects, self.sample_seed), *relabel})
             if not chosen:
                 raise AirflowSkipException("Nothing new to label: skipping this run's labeling")
-            book.release(claimant)  # an earlier try of this run that wrote no manifest
             book.claim(chosen, claimant, datetime.now(UTC))
-            return new, chosen
+            return new, chosen, relabel
 
         if not self.ledger_uri:
             return choose(ledger.Ledger({}))
@@ -242,7 +254,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
                 f"Delete {uri} to build a fresh manifest for this run, or trigger a new run"
             )
 
-    def _result(self, uri: str, objects: int, new: int, already_labeled: int, gold_objects: int) -> dict[str, Any]:
+    def _result(
+        self, uri: str, objects: int, new: int, already_labeled: int, gold_objects: int, relabel_objects: int = 0
+    ) -> dict[str, Any]:
         return remember(
             self,
             {
@@ -250,6 +264,7 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
                 "objects": objects,
                 "new_objects": new,
                 "already_labeled": already_labeled,
+                "relabel_objects": relabel_objects,
                 "gold_objects": gold_objects,
                 "ledger_uri": self.ledger_uri,
                 # Where the objects came from, for lineage: the prefix or the drop file.
@@ -282,39 +297,62 @@ class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
 
     :param ledger_uri: S3 URI of the ledger (created on first use). (templated)
     :param labeling: The labeling task's result (``GroundTruthLabelingJobOperator``'s XCom). (templated)
+    :param relabel_below_confidence: Mark labels whose consolidated confidence is above 0 and
+        below this doubtful in the ledger, for ``GroundTruthBuildManifestOperator(max_relabel=...)``
+        to offer once more; None (default) marks none. (templated)
 
-    :return: ``{"ledger_uri", "added", "total", "output_manifest_uri"}``
+    :return: ``{"ledger_uri", "added", "total", "doubtful", "output_manifest_uri"}``
     """
 
     aws_hook_class = S3Hook
-    template_fields: Sequence[str] = aws_template_fields("ledger_uri", "labeling")
+    template_fields: Sequence[str] = aws_template_fields("ledger_uri", "labeling", "relabel_below_confidence")
     ui_color = "#e4f0ff"
 
-    def __init__(self, *, ledger_uri: str, labeling: dict[str, Any], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        ledger_uri: str,
+        labeling: dict[str, Any],
+        relabel_below_confidence: float | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.ledger_uri = ledger_uri
         self.labeling = labeling
+        self.relabel_below_confidence = relabel_below_confidence
 
     def execute(self, context: Context) -> dict[str, Any]:
         parse_s3_argument(self.ledger_uri, "ledger_uri")
         out_bucket, out_key = parse_s3_argument(self.labeling["output_manifest_uri"], "labeling['output_manifest_uri']")
-        labeled = ledger.labeled_sources(
-            self.hook.read_key(out_key, bucket_name=out_bucket), self.labeling["label_attribute_name"]
-        )
+        below = self.relabel_below_confidence
+        if below is not None and (isinstance(below, bool) or not isinstance(below, int | float) or not 0 < below <= 1):
+            raise InvalidLabelingJobConfigError(f"relabel_below_confidence must be in (0, 1] or None, got {below!r}")
+        text = self.hook.read_key(out_key, bucket_name=out_bucket)
+        attribute = self.labeling["label_attribute_name"]
+        labeled = ledger.labeled_sources(text, attribute)
+        doubtful = ledger.doubtful_labels(text, attribute, below) if below else {}
         claimant = ledger.claimant(self.dag_id, context["run_id"])
 
-        def record(book: ledger.Ledger) -> tuple[int, int]:
-            added = book.record(labeled, self.labeling["job_name"], datetime.now(UTC), claimant)
-            return added, len(book.labeled())
+        def record(book: ledger.Ledger) -> tuple[int, int, int]:
+            added = book.record(labeled, self.labeling["job_name"], datetime.now(UTC), claimant, doubtful)
+            marked = sum(1 for source in doubtful if book.entries[source].get("relabel"))  # not second labels
+            return added, len(book.labeled()), marked
 
-        added, total = ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, record)
-        self.log.info("Ledger %s: %d objects added, %d in all", self.ledger_uri, added, total)
+        added, total, marked = ledger.update_ledger(self.hook.get_conn(), self.ledger_uri, record)
+        self.log.info(
+            "Ledger %s: %d objects added, %d in all%s",
+            self.ledger_uri,
+            added,
+            total,
+            f"; {marked} labeled with confidence below {below:g}, offered once more" if marked else "",
+        )
         return remember(
             self,
             {
                 "ledger_uri": self.ledger_uri,
                 "added": added,
                 "total": total,
+                "doubtful": marked,
                 "output_manifest_uri": self.labeling["output_manifest_uri"],
             },
         )
