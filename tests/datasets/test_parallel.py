@@ -400,3 +400,31 @@ def test_the_build_processes_read_s3_with_no_client_and_no_secret(tmp_path, aws)
     assert readable.etag == etag
     [(number, line)] = list(parallel.Part(0, 0, None).lines(readable, None))
     assert number == 1 and json.loads(line)["source-ref"] == "s3://b/1.png"
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_s3_input_is_read_once_the_second_pass_reads_the_first_ones_copy(tmp_path, aws, workers):
+    manifest = _manifest(tmp_path / "out.manifest", 200, seed=3)
+    uri = _upload(aws, "out/once.manifest", manifest)
+    client = aws.client("s3")
+    gets: list[str] = []  # GetObject requests of this client for the manifest (a real client; the hook only counts)
+    client.meta.events.register(
+        "before-call.s3.GetObject",
+        lambda params, **_: (
+            gets.append(params.get("headers", {}).get("Range", "whole"))
+            if params["url_path"].endswith("/out/once.manifest")
+            else None
+        ),
+    )
+    messages: list[str] = []
+
+    built = build_dataset(
+        [uri], str(tmp_path / "ds"), DatasetSpec(name="p"), s3_client=client, workers=workers, log=messages.append
+    )
+
+    assert built.card["counts"]["total"] == _build([manifest], tmp_path / "local", 1)["counts"]["total"]
+    if workers == 1:
+        assert gets == ["whole"]  # one GET for both passes
+    else:
+        assert "reading 1 output manifest(s) in 2 processes" in messages
+        assert len(gets) == 1 and gets[0].startswith("bytes=")  # this process: the 64 KiB look for the cut only

@@ -251,11 +251,15 @@ def build_dataset(
         # Started now, while this process is small; it draws the card's plots at the end.
         plotter = stack.enter_context(Plotter())
         pool = stack.enter_context(Pool(len(groups))) if groups else None
+        # What the first pass reads from S3 is copied here, and the second pass reads the copy.
+        spool = None
+        if any(is_s3_uri(source.uri) for source in sources):
+            spool = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"gt-dataset-{spec.name}-s3-"))
         if pool is None:
-            scanned = scan(sources, selection, s3_client, log)
+            scanned = scan(sources, selection, s3_client, log, spool=spool)
         else:
             log(f"reading {len(sources)} output manifest(s) in {len(groups)} processes")
-            scanned = scan_parts(pool, groups, sources, selection, s3)
+            scanned = scan_parts(pool, groups, sources, selection, s3, spool)
         find_repeats(scanned)
         label_map = _label_map(parent, scanned.label_ids)
         allocator, assignment, pinned_total = allocate(scanned, spec.ratios, spec.seed, spec.stratify, pinned_index)

@@ -49,12 +49,25 @@ class Part:
     #: Line number of the part's first line; None until the lines before it have been counted
     #: (:func:`number_parts`, after the first pass): until then its lines are numbered from 1.
     first_line: int | None = 1
+    #: A local copy of the part's bytes, made while the first pass read it from S3: the second
+    #: pass reads that instead of S3 again (half the GETs and the transfer).
+    spool: str | None = None
 
-    def lines(self, source: Source, s3_client: Any | None) -> Iterator[tuple[int, bytes]]:
-        """(line number, bytes) of the part's lines."""
-        if self.start == 0 and self.end is None and source.url is None:
+    def lines(
+        self, source: Source, s3_client: Any | None, *, spool_to: str | None = None
+    ) -> Iterator[tuple[int, bytes]]:
+        """(line number, bytes) of the part's lines; with ``spool_to``, their bytes are copied there as read."""
+        number = self.first_line or 1
+        if self.spool is not None:
+            return _range_lines(Source(self.spool), 0, None, number, None)
+        if self.start == 0 and self.end is None and source.url is None and spool_to is None:
             return output_manifest_lines(source.uri, s3_client=s3_client)
-        return _range_lines(source, self.start, self.end, self.first_line or 1, s3_client)
+        return _range_lines(source, self.start, self.end, number, s3_client, spool_to)
+
+    @staticmethod
+    def spooled(source: Source, spool_to: str | None) -> str | None:
+        """``spool_to`` for a part of an S3 source (worth a local copy), None for a local file."""
+        return spool_to if spool_to and (source.url is not None or is_s3_uri(source.uri)) else None
 
 
 def whole_sources(sources: Sequence[Source]) -> list[Part]:
@@ -80,9 +93,9 @@ def number_parts(parts: Sequence[Part], line_counts: Sequence[int]) -> list[Part
 
 
 def _range_lines(
-    source: Source, start: int, end: int | None, number: int, s3_client: Any | None
+    source: Source, start: int, end: int | None, number: int, s3_client: Any | None, spool_to: str | None = None
 ) -> Iterator[tuple[int, bytes]]:
-    """The lines of a source that start in ``[start, end)``, numbered from ``number``."""
+    """The lines of a source that start in ``[start, end)``, numbered from ``number``; copied to ``spool_to``."""
     try:
         if source.url is not None:
             chunks = url_range_chunks(source.url, source.uri, start, end, etag=source.etag)
@@ -90,9 +103,19 @@ def _range_lines(
             chunks = s3_range_chunks(source.uri, S3ClientProvider(s3_client), start, end, etag=source.etag)
         else:
             chunks = file_range_chunks(source.uri, start, end)
-        yield from numbered_lines(chunks, number)
+        if spool_to is None:
+            yield from numbered_lines(chunks, number)
+            return
+        with open(spool_to, "wb") as copy:
+            yield from numbered_lines(_copied(chunks, copy), number)
     except ManifestReadError as error:
         raise DatasetReadError(str(error)) from error
+
+
+def _copied(chunks: Iterator[bytes], copy: Any) -> Iterator[bytes]:
+    for chunk in chunks:
+        copy.write(chunk)
+        yield chunk
 
 
 @dataclass

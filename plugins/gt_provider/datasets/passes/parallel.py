@@ -274,14 +274,16 @@ def scan_parts(
     sources: Sequence[Source],
     selection: Selection,
     s3: S3ClientProvider | None = None,
+    spool: str | None = None,
 ) -> Scan:
     """The first pass, one group of parts per process, merged into one scan in reading order.
 
     The merged scan's parts carry their first line numbers (each process counted the lines of
-    its own range only), and its rows the line numbers of the whole source.
+    its own range only), and its rows the line numbers of the whole source. ``spool``: the
+    folder where the processes copy what they read from S3, for the second pass.
     """
     readable = _readable(sources, s3)
-    scans = pool.run("scan", [(readable, selection, list(parts)) for parts in groups])
+    scans = pool.run("scan", [(readable, selection, list(parts), spool) for parts in groups])
     merged = Scan()
     for part_scan in scans:
         strata = [merged.stratum_names.setdefault(name, len(merged.stratum_names)) for name in part_scan.stratum_names]
@@ -389,7 +391,8 @@ def write_parts(
 
 
 def _readable(sources: Sequence[Source], s3: S3ClientProvider | None) -> list[Source]:
-    """What a build process reads: the sources, S3 ones with a presigned URL made for this pass."""
+    """What a build process reads: the sources, S3 ones with a presigned URL made for this pass
+    (the second pass reads the first one's local copies: its URLs are only a fallback)."""
     return [
         Source(
             source.uri,
@@ -440,8 +443,8 @@ def _concatenate(
 # ------------------------------------------------------------------ in the build processes
 
 
-def _scan_task(sources: list[Source], selection: Selection, parts: list[Part]) -> Scan:
-    return scan(sources, selection, None, _quiet, parts)
+def _scan_task(sources: list[Source], selection: Selection, parts: list[Part], spool: str | None) -> Scan:
+    return scan(sources, selection, None, _quiet, parts, spool)
 
 
 def _write_task(

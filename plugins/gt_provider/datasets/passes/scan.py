@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import os
 from array import array
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,11 +64,14 @@ def scan(
     s3_client: Any | None,
     log: Callable[[str], None],
     parts: Sequence[Part] | None = None,
+    spool: str | None = None,
 ) -> Scan:
     """The first pass (see :mod:`gt_provider.datasets.passes`) over ``parts`` (every source, whole, by default).
 
     Rows are numbered from 0 in reading order; :func:`find_repeats` then finds the sources
     labeled more than once (after the scans of all parts are merged, when they ran apart).
+    With ``spool`` (a folder), the bytes of parts read from S3 are copied there as they are
+    read, and the scan's parts name their copies (:attr:`Part.spool`) for the second pass.
     """
     result = Scan()
     digests, status, strata = result.digests, result.status, result.strata
@@ -74,13 +79,15 @@ def scan(
     rename = selection.label_mapping.name if selection.label_mapping is not None else None
     parser = OutputManifestParser(selection.attribute)
     scan_line = parser.scan
-    for part in whole_sources(sources) if parts is None else parts:
+    for index, part in enumerate(whole_sources(sources) if parts is None else parts):
         lines = array("I")
-        result.parts.append(part)
+        source = sources[part.source]
+        spool_to = part.spooled(source, spool and os.path.join(spool, f"{os.getpid()}-{index}.part"))
+        result.parts.append(dataclasses.replace(part, spool=spool_to) if spool_to else part)
         result.lines.append(lines)
         first = number = part.first_line or 1
         number -= 1  # (left as the last line's number by the loop)
-        for number, raw in part.lines(sources[part.source], s3_client):
+        for number, raw in part.lines(source, s3_client, spool_to=spool_to):
             scanned = scan_line(raw)
             if scanned is None:
                 continue  # no source: writing reports the line
