@@ -290,7 +290,7 @@ def main() -> int:
             for name, where in runs:
                 keep_best(best, run_measurement(name, where))
 
-    print_measurements(best, LABELS)
+    print_measurements(best, {name: label for name, label in LABELS.items() if name in best})
     build = best["build"]
     print(f"  dataset: {json.dumps(build['per_split'])}, left out {json.dumps(build['dropped'])}")
     print(f"  rarest class per split (stratified): {json.dumps(build['rarest_class'])}")
