@@ -208,39 +208,36 @@ def read_sources(ledger_text: str) -> set[str]:
     return Ledger.parse(ledger_text).labeled()
 
 
-def doubtful_labels(output_manifest_text: str, label_attribute_name: str, below: float) -> dict[str, str]:
-    """Source -> why, for labeled lines whose consolidated confidence is above 0 and below ``below``.
+def labeled_records(output_manifest_text: str, label_attribute_name: str) -> list[tuple[str, dict[str, Any]]]:
+    """(source, output line) of the objects the job labeled: lines that carry the label (failed objects do
+    not; gold items are not data)."""
+    labeled = []
+    for line in output_manifest_text.splitlines():
+        if not line.strip():
+            continue
+        record = json.loads(line)
+        source = record.get("source-ref", record.get("source"))
+        if label_attribute_name in record and not is_gold(record) and source is not None:
+            labeled.append((source, record))
+    return labeled
+
+
+def doubtful_labels(
+    labeled: Iterable[tuple[str, Mapping[str, Any]]], label_attribute_name: str, below: float
+) -> dict[str, str]:
+    """Source -> why, for the :func:`labeled_records` whose consolidated confidence is above 0 and below ``below``.
 
     A confidence of 0.00 is what Ground Truth writes with one worker per object: nothing to
     judge by, so such a label is not doubted. Lines without a single ``confidence`` (boxes,
     masks, multi-label) are not judged either.
     """
     doubtful = {}
-    for line in output_manifest_text.splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
+    for source, record in labeled:
         metadata = record.get(f"{label_attribute_name}-metadata")
-        if label_attribute_name not in record or is_gold(record) or not isinstance(metadata, dict):
-            continue
-        confidence = metadata.get("confidence")
+        confidence = metadata.get("confidence") if isinstance(metadata, dict) else None
         if isinstance(confidence, int | float) and not isinstance(confidence, bool) and 0 < confidence < below:
-            source = record.get("source-ref", record.get("source"))
-            if source is not None:
-                doubtful[source] = f"confidence {confidence:.2f} < {below:.2f}"
+            doubtful[source] = f"confidence {confidence:.2f} < {below:.2f}"
     return doubtful
-
-
-def labeled_sources(output_manifest_text: str, label_attribute_name: str) -> list[str]:
-    """Sources the job labeled: output lines that carry the label (failed objects do not; gold items are not data)."""
-    labeled = []
-    for line in output_manifest_text.splitlines():
-        if not line.strip():
-            continue
-        record = json.loads(line)
-        if label_attribute_name in record and not is_gold(record):
-            labeled.append(record.get("source-ref", record.get("source")))
-    return [source for source in labeled if source is not None]
 
 
 def sample(sources: Iterable[str] | Mapping[str, Any], max_objects: int | None, seed: str = "") -> list[str]:

@@ -124,11 +124,7 @@ def _file_chunks(manifest: str, handle: Any) -> Iterator[bytes]:
 
 @contextlib.contextmanager
 def _s3_chunks(manifest: str, s3: S3ClientProvider) -> Iterator[Iterable[bytes]]:
-    bucket, key = split_s3_uri(manifest)
-    try:
-        body = s3().get_object(Bucket=bucket, Key=key)["Body"]
-    except Exception as error:  # botocore's ClientError and connection errors alike
-        raise ManifestReadError(f"cannot read manifest {manifest}: {_aws_reason(error)}") from error
+    body = _s3_body(manifest, s3)
     try:
         yield _streamed(manifest, body.iter_chunks(CHUNK_BYTES))
     finally:
@@ -145,23 +141,33 @@ def s3_range_chunks(
     """
     if end is not None and end <= start:
         return
-    bucket, key = split_s3_uri(uri)
-    request: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    request: dict[str, Any] = {}
     if start or end is not None:
-        request["Range"] = f"bytes={start}-{'' if end is None else end - 1}"
+        request["Range"] = _range_header(start, end)
     if etag:
         request["IfMatch"] = etag
-    try:
-        body = s3().get_object(**request)["Body"]
-    except Exception as error:
-        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
-        if code in ("412", "PreconditionFailed"):
-            raise ManifestReadError(_changed(uri, etag)) from error
-        raise ManifestReadError(f"cannot read manifest {uri}: {_aws_reason(error)}") from error
+    body = _s3_body(uri, s3, **request)
     try:
         yield from _streamed(uri, body.iter_chunks(CHUNK_BYTES))
     finally:
         body.close()
+
+
+def _s3_body(uri: str, s3: S3ClientProvider, **request: str) -> Any:
+    """The streaming body of a GET of ``uri`` (``Range``, ``IfMatch`` in ``request``); errors name the object."""
+    bucket, key = split_s3_uri(uri)
+    try:
+        return s3().get_object(Bucket=bucket, Key=key, **request)["Body"]
+    except Exception as error:  # botocore's ClientError and connection errors alike
+        code = str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+        if "IfMatch" in request and code in ("412", "PreconditionFailed"):
+            raise ManifestReadError(_changed(uri, request["IfMatch"])) from error
+        raise ManifestReadError(f"cannot read manifest {uri}: {_aws_reason(error)}") from error
+
+
+def _range_header(start: int, end: int | None) -> str:
+    """``Range`` of the bytes ``[start, end)`` (to the end when ``end`` is None)."""
+    return f"bytes={start}-{'' if end is None else end - 1}"
 
 
 #: How long a presigned GET stays valid: a dataset build's pass takes minutes.
@@ -185,7 +191,7 @@ def url_range_chunks(url: str, uri: str, start: int, end: int | None, *, etag: s
 
     if end is not None and end <= start:
         return
-    headers = {"Range": f"bytes={start}-{'' if end is None else end - 1}"}
+    headers = {"Range": _range_header(start, end)}
     if etag:
         headers["If-Match"] = etag
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -155,9 +154,9 @@ class GroundTruthBuildManifestOperator(AwsBaseOperator[S3Hook]):
         if self.hook.check_for_key(key, bucket_name=bucket):
             self.log.info("%s exists (a retry of this run): reusing it, not overwriting it", uri)
             text = self.hook.read_key(key, bucket_name=bucket)
-            sources = discovery.manifest_sources(text)
+            sources = discovery.manifest_sources(text)  # the data lines: every other line is a gold item
             self._reclaim(uri, sources, ledger.claimant(self.dag_id, context["run_id"]))
-            gold_objects = sum(1 for line in text.splitlines() if line.strip() and gold.is_gold(json.loads(line)))
+            gold_objects = sum(1 for line in text.splitlines() if line.strip()) - len(sources)
             return self._result(uri, len(sources), len(sources), 0, gold_objects)
         if isinstance(self.max_relabel, bool) or not isinstance(self.max_relabel, int) or self.max_relabel < 0:
             raise InvalidLabelingJobConfigError(f"max_relabel must be a whole number >= 0, got {self.max_relabel!r}")
@@ -329,8 +328,9 @@ class GroundTruthRecordLabeledObjectsOperator(AwsBaseOperator[S3Hook]):
             raise InvalidLabelingJobConfigError(f"relabel_below_confidence must be in (0, 1] or None, got {below!r}")
         text = self.hook.read_key(out_key, bucket_name=out_bucket)
         attribute = self.labeling["label_attribute_name"]
-        labeled = ledger.labeled_sources(text, attribute)
-        doubtful = ledger.doubtful_labels(text, attribute, below) if below else {}
+        records = ledger.labeled_records(text, attribute)
+        labeled = [source for source, _ in records]
+        doubtful = ledger.doubtful_labels(records, attribute, below) if below else {}
         claimant = ledger.claimant(self.dag_id, context["run_id"])
 
         def record(book: ledger.Ledger) -> tuple[int, int, int]:
